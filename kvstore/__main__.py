@@ -1,0 +1,5 @@
+import sys
+
+from kvstore.server import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""One greenlet per client connection: read, parse, execute in order, reply.
+
+A recv may bring any number of pipelined commands. They run in order, split into segments:
+a run of commands containing a write goes to the writer as one unit (reads in it see the
+writes before them); a run of reads runs on one read transaction here; `conn` commands
+(blocking or I/O-doing ones) run alone in this greenlet. All replies of one recv are sent with
+one sendall after the last segment, so a pipeline costs one write syscall.
+"""
+
+import logging
+import socket
+import time
+
+from kvstore import errors
+from kvstore.dispatch import resolve, run_one_conn, run_reads
+from kvstore.errors import CommandError
+from kvstore.resp import RequestParser, encode_error
+
+log = logging.getLogger("kvstore.connection")
+
+RECV_SIZE = 256 * 1024
+
+
+class Client:
+    """A connected client. Attributes read by commands: id, name, db, resp3, authenticated,
+    addr, laddr, created, last_active, last_cmd, server."""
+
+    def __init__(self, server, sock, addr, laddr, kind="tcp"):
+        self.server = server
+        self.sock = sock
+        self.kind = kind
+        self.id = server.next_client_id()
+        self.addr = addr
+        self.laddr = laddr
+        self.name = b""
+        self.db = 0
+        self.resp3 = False
+        self.authenticated = not server.cfg.requirepass
+        self.created = time.time()
+        self.last_active = self.created
+        self.last_cmd = "NULL"
+        self.close_after_reply = False
+        self.killed = False
+        self.no_evict = False
+        self.greenlet = None
+        self.parser = RequestParser(server.cfg.proto_max_bulk_len, self.authenticated)
+        self.flags = "N"
+
+    def fileno(self):
+        try:
+            return self.sock.fileno()
+        except OSError:
+            return -1
+
+    def set_authenticated(self, value):
+        self.authenticated = value
+        self.parser.authenticated = value
+
+    def serve(self):
+        server = self.server
+        sock = self.sock
+        recv = sock.recv
+        sendall = sock.sendall
+        parser = self.parser
+        try:
+            while not self.killed:
+                data = recv(RECV_SIZE)
+                if not data:
+                    break
+                self.last_active = time.time()
+                cmds = parser.feed(data)
+                if cmds:
+                    server.stat_commands += len(cmds)
+                    out = self.execute(cmds)
+                    if out:
+                        sendall(out)
+                if parser.error is not None:
+                    text = "ERR Protocol error: %s" % parser.error.args[0]
+                    log.info("protocol error from client id=%d addr=%s: %s; closing",
+                             self.id, self.addr, parser.error.args[0])
+                    server.stat_protocol_errors += 1
+                    sendall(encode_error(text))
+                    break
+                if self.close_after_reply:
+                    break
+        except (ConnectionError, socket.timeout, OSError) as e:
+            if not self.killed:
+                log.debug("client id=%d %s: %s", self.id, self.addr, e)
+        finally:
+            self.close()
+
+    def execute(self, cmds):
+        """Run parsed commands in order; return all replies concatenated."""
+        server = self.server
+        out = []
+        seg = []
+        seg_write = False
+        for args in cmds:
+            cmd = resolve(self, args)
+            if cmd.__class__ is CommandError:
+                seg.append((cmd, args))
+                continue
+            self.last_cmd = cmd.full_name
+            if cmd.conn:
+                if seg:
+                    self._flush(seg, seg_write, out)
+                    seg = []
+                    seg_write = False
+                out.append(run_one_conn(server, self, cmd, args))
+                if self.close_after_reply or self.killed:
+                    return b"".join(out)
+                continue
+            if cmd.is_write:
+                seg_write = True
+            seg.append((cmd, args))
+        if seg:
+            self._flush(seg, seg_write, out)
+        return b"".join(out)
+
+    def _flush(self, seg, seg_write, out):
+        if seg_write:
+            out.append(self.server.writer.submit(self, seg))
+        else:
+            out.extend(run_reads(self.server, self, seg))
+
+    def kill(self):
+        """Close this client from another greenlet (CLIENT KILL, timeout, shutdown)."""
+        self.killed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.server.client_closed(self)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def describe(self):
+        """One CLIENT LIST / CLIENT INFO line (Redis 7.0 field order)."""
+        now = time.time()
+        return (
+            "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 "
+            "ssub=0 multi=-1 qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 "
+            "oll=0 omem=0 tot-mem=%d events=r cmd=%s user=default redir=-1 resp=%d" % (
+                self.id, self.addr, self.laddr, self.fileno(),
+                self.name.decode("utf-8", "replace"), int(now - self.created),
+                int(now - self.last_active), self.flags, self.db, self.parser.pending_bytes(),
+                max(0, 20474 - self.parser.pending_bytes()), RECV_SIZE,
+                22000 + self.parser.pending_bytes(), self.last_cmd, 3 if self.resp3 else 2))
+
+
+def refuse(sock, text):
+    """Reply one error line to a connection we will not serve, then close it."""
+    try:
+        sock.sendall(encode_error(text))
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+__all__ = ["Client", "refuse", "errors"]

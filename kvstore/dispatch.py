@@ -1,0 +1,245 @@
+"""Command lookup, guards, execution, and the single writer (group commit).
+
+`resolve` turns an argument list into a Command or an error (unknown command, arity, NOAUTH) in
+Redis's order. Reads run on a short read transaction in the client's greenlet (`run_reads`).
+Everything else goes through `Writer.submit`: commands that arrive from all connections before
+the loop next runs callbacks share one LMDB write transaction and one commit/fsync, each write
+command in a nested transaction of its own so a failure (error reply, full map, bug) rolls back
+that command alone. Replies are released only after the outer commit. No greenlet switch can
+happen between begin and commit: the batch runs inside one hub callback.
+"""
+
+import logging
+
+import lmdb
+from gevent.hub import Waiter, get_hub
+
+from kvstore import errors
+from kvstore.commands import COMMANDS, load_all
+from kvstore.errors import CommandError
+from kvstore.keyspace import Batch, Keyspace
+from kvstore.resp import encode, encode_error
+
+log = logging.getLogger("kvstore.dispatch")
+
+load_all()
+LOOKUP = {name.encode(): cmd for name, cmd in COMMANDS.items()}
+SUB_LOOKUP = {name.encode(): {s.encode(): c for s, c in cmd.subcommands.items()}
+              for name, cmd in COMMANDS.items() if cmd.subcommands}
+
+_NOAUTH = CommandError(errors.NOAUTH)
+_OOM = CommandError(errors.OOM)
+_OOM_BYTES = encode_error(errors.OOM)
+
+
+def _quote_args(args):
+    out = ""
+    for a in args[1:]:
+        if len(out) >= 128:
+            break
+        out += "'%s' " % a.decode("utf-8", "replace")[:128 - len(out)]
+    return out
+
+
+def _clean(text):
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def resolve(client, args):
+    """The Command for `args`, or a CommandError (returned, not raised) in Redis's order of
+    checks: unknown command / subcommand, arity. Authentication is checked when the command
+    runs (an AUTH earlier in the same pipeline must count)."""
+    name = args[0]
+    cmd = LOOKUP.get(name)
+    if cmd is None:
+        cmd = LOOKUP.get(name.lower())
+        if cmd is None:
+            return CommandError(_clean(errors.UNKNOWN_COMMAND.format(
+                name.decode("utf-8", "replace")[:128], _quote_args(args))))
+    n = len(args)
+    if cmd.subcommands is not None:
+        if n < 2:
+            if cmd.handler is not None:          # COMMAND alone has a handler of its own
+                return cmd
+            return CommandError(errors.WRONG_ARITY.format(cmd.name))
+        sub = SUB_LOOKUP[cmd.name.encode()].get(args[1].lower())
+        if sub is None:
+            return CommandError(_clean(errors.UNKNOWN_SUBCOMMAND.format(
+                args[1].decode("utf-8", "replace")[:128], cmd.name.upper())))
+        cmd = sub
+    a = cmd.arity
+    if (a > 0 and n != a) or n < -a:
+        return CommandError(errors.WRONG_ARITY.format(cmd.full_name))
+    return cmd
+
+
+def run_reads(server, client, items):
+    """Execute non-write commands on one read transaction; return their encoded replies."""
+    st = server.storage
+    txn = st.begin_read()
+    try:
+        ks = Keyspace(st, txn)
+        out = []
+        resp3 = client.resp3
+        for cmd, args in items:
+            if cmd.__class__ is CommandError:
+                out.append(encode(cmd, resp3))
+                continue
+            if not client.authenticated and not cmd.noauth:
+                out.append(encode(_NOAUTH, resp3))
+                continue
+            ks.begin_command(client.db)
+            try:
+                reply = cmd.handler(ks, client, args)
+            except CommandError as e:
+                reply = e
+            out.append(encode(reply, resp3))
+            resp3 = client.resp3
+        return out
+    finally:
+        txn.abort()
+
+
+def run_one_conn(server, client, cmd, args):
+    """Execute a `conn` command (it manages its own transactions and may block)."""
+    if not client.authenticated and not cmd.noauth:
+        return encode(_NOAUTH, client.resp3)
+    try:
+        reply = cmd.handler(None, client, args)
+    except CommandError as e:
+        reply = e
+    return encode(reply, client.resp3)
+
+
+class Writer:
+    """The one writer. `submit` blocks the calling greenlet until its commands are committed.
+
+    Internal writers (active expiry, reclaim, DEBUG RELOAD...) use `call(fn)`: fn(ks) runs
+    inside a batch like a write command (nested transaction, effects logged).
+    """
+
+    def __init__(self, server):
+        self.server = server
+        self.storage = server.storage
+        self.pending = []
+        self.scheduled = False
+        self.loop = get_hub().loop
+        self.batches = 0
+        self.batched_commands = 0
+        self.on_commit = []          # callables run after every successful commit
+
+    def submit(self, client, items):
+        waiter = Waiter()
+        self.pending.append((client, items, waiter))
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.run_callback(self._flush)
+        return waiter.get()
+
+    def call(self, fn):
+        """Run fn(ks) in the next batch; returns its result (or raises its CommandError)."""
+        res = self.submit(None, fn)
+        if isinstance(res, BaseException):
+            raise res
+        return res
+
+    def _flush(self):
+        self.scheduled = False
+        entries = self.pending
+        self.pending = []
+        results = self._run_batch(entries)
+        for (client, items, waiter), out in zip(entries, results):
+            waiter.switch(out)
+
+    def _run_batch(self, entries):
+        st = self.storage
+        env = st.env
+        batch = Batch(st)
+        try:
+            txn = st.begin_write()
+        except lmdb.Error as e:
+            log.error("cannot begin write transaction: %s", e)
+            return [self._failure(client, items, e) for client, items, _ in entries]
+        ks = Keyspace(st, txn, batch)
+        over_quota = st.over_quota() if self.server.cfg.maxmemory else False
+        results = []
+        ncmd = 0
+        for client, items, _ in entries:
+            if client is None:                      # internal write: items is fn(ks)
+                sub = env.begin(write=True, parent=txn)
+                ks.txn = sub
+                ks.begin_command(0)
+                try:
+                    res = items(ks)
+                    sub.commit()
+                    ks.end_command()
+                except Exception as e:      # noqa: BLE001 - reported to the caller
+                    sub.abort()
+                    res = e
+                ks.txn = txn
+                results.append(res)
+                continue
+            out = []
+            resp3 = client.resp3
+            for cmd, args in items:
+                if cmd.__class__ is CommandError:
+                    out.append(encode(cmd, resp3))
+                    continue
+                if not client.authenticated and not cmd.noauth:
+                    out.append(encode(_NOAUTH, resp3))
+                    continue
+                ncmd += 1
+                if cmd.is_write:
+                    if over_quota and cmd.denyoom:
+                        out.append(_OOM_BYTES)
+                        continue
+                    sub = env.begin(write=True, parent=txn)
+                    ks.txn = sub
+                    ks.begin_command(client.db)
+                    try:
+                        reply = cmd.handler(ks, client, args)
+                        sub.commit()
+                        ks.end_command()
+                    except CommandError as e:
+                        sub.abort()
+                        reply = e
+                    except lmdb.MapFullError:
+                        sub.abort()
+                        log.warning("storage map full: refused %s", cmd.full_name)
+                        reply = _OOM
+                    except Exception:
+                        sub.abort()
+                        log.exception("internal error in %s", cmd.full_name)
+                        reply = CommandError("ERR internal error while running '%s'"
+                                             % cmd.full_name)
+                    ks.txn = txn
+                else:
+                    ks.begin_command(client.db)
+                    try:
+                        reply = cmd.handler(ks, client, args)
+                    except CommandError as e:
+                        reply = e
+                    ks.end_command()             # lazy-expiry deletions of a read
+                out.append(encode(reply, resp3))
+                resp3 = client.resp3
+            results.append(b"".join(out))
+        try:
+            st.commit_write(txn, batch)
+        except lmdb.Error as e:
+            log.error("commit failed, %d commands refused: %s", ncmd, e)
+            txn.abort()
+            st.last_commit_error = str(e)
+            return [self._failure(client, items, e) for client, items, _ in entries]
+        st.last_commit_error = None
+        self.batches += 1
+        self.batched_commands += ncmd
+        for fn in self.on_commit:
+            fn()
+        return results
+
+    @staticmethod
+    def _failure(client, items, exc):
+        err = CommandError(errors.MISCONF_DISK)
+        if client is None:
+            return err
+        return encode(err, client.resp3) * len(items)

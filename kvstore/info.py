@@ -1,0 +1,204 @@
+"""INFO text: Redis 7.0's sections and field names with values true for a disk store.
+
+Memory fields: `used_memory` is the live data size in the LMDB file (the quantity `maxmemory`
+limits in kvstore), `used_memory_rss` the process's resident memory; kvstore's own fields
+(`kvstore_*`) carry the file size and the anonymous (heap) memory.
+"""
+
+import os
+import platform
+import resource
+import time
+
+from kvstore import REDIS_VERSION, __version__
+
+ALL_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                "modules", "errorstats", "cluster", "keyspace")
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                    "modules", "errorstats", "cluster", "keyspace")
+
+
+def human_bytes(n):
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= scale:
+            return "%.2f%s" % (n / scale, unit)
+    return "%dB" % n
+
+
+def proc_status():
+    """VmRSS / RssAnon etc. from /proc/self/status, in bytes."""
+    out = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                parts = v.split()
+                if len(parts) == 2 and parts[1] == "kB":
+                    out[k] = int(parts[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def _server(srv):
+    now = time.time()
+    up = int(now - srv.start_time)
+    u = platform.uname()
+    return [
+        ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", 0), ("redis_build_id", "0"), ("redis_mode", "standalone"),
+        ("os", "%s %s %s" % (u.system, u.release, u.machine)), ("arch_bits", 64),
+        ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
+        ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
+        ("process_id", os.getpid()), ("process_supervised", srv.supervised_mode()),
+        ("run_id", srv.run_id), ("tcp_port", srv.cfg.port),
+        ("server_time_usec", int(now * 1000000)), ("uptime_in_seconds", up),
+        ("uptime_in_days", up // 86400), ("hz", srv.cfg.hz), ("configured_hz", srv.cfg.hz),
+        ("lru_clock", int(now) & 0xFFFFFF), ("executable", srv.executable),
+        ("config_file", srv.cfg.config_file or ""), ("io_threads_active", 0),
+        ("kvstore_version", __version__),
+    ]
+
+
+def _clients(srv):
+    return [
+        ("connected_clients", len(srv.clients)), ("cluster_connections", 0),
+        ("maxclients", srv.cfg.maxclients), ("client_recent_max_input_buffer", 0),
+        ("client_recent_max_output_buffer", 0), ("blocked_clients", 0), ("tracking_clients", 0),
+        ("clients_in_timeout_table", 0),
+    ]
+
+
+def _memory(srv):
+    st = srv.storage
+    data = st.data_size()
+    ps = proc_status()
+    rss = ps.get("VmRSS", 0)
+    maxmem = srv.cfg.maxmemory
+    return [
+        ("used_memory", data), ("used_memory_human", human_bytes(data)),
+        ("used_memory_rss", rss), ("used_memory_rss_human", human_bytes(rss)),
+        ("used_memory_peak", max(srv.peak_data, data)),
+        ("used_memory_peak_human", human_bytes(max(srv.peak_data, data))),
+        ("total_system_memory", os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")),
+        ("maxmemory", maxmem), ("maxmemory_human", human_bytes(maxmem)),
+        ("maxmemory_policy", srv.cfg.maxmemory_policy),
+        ("mem_fragmentation_ratio", "%.2f" % (rss / data if data else 0)),
+        ("mem_replication_backlog", 0), ("mem_allocator", "libc"),
+        ("lazyfree_pending_objects", len(st.reclaim)), ("lazyfreed_objects", srv.stat_lazyfreed),
+        ("kvstore_data_bytes", data), ("kvstore_file_bytes", st.file_size()),
+        ("kvstore_map_bytes", srv.cfg.storage_map_size),
+        ("kvstore_rss_anon_bytes", ps.get("RssAnon", 0)),
+    ]
+
+
+def _persistence(srv):
+    st = srv.storage
+    return [
+        ("loading", 0), ("async_loading", 0), ("current_cow_peak", 0), ("current_cow_size", 0),
+        ("current_cow_size_age", 0), ("current_fork_perc", "0.00"),
+        ("current_save_keys_processed", 0), ("current_save_keys_total", 0),
+        ("rdb_changes_since_last_save", srv.dirty), ("rdb_bgsave_in_progress", 0),
+        ("rdb_last_save_time", st.lastsave), ("rdb_last_bgsave_status", "ok"),
+        ("rdb_last_bgsave_time_sec", -1 if not srv.saves else 0),
+        ("rdb_current_bgsave_time_sec", -1), ("rdb_saves", srv.saves),
+        ("rdb_last_cow_size", 0), ("rdb_last_load_keys_expired", 0),
+        ("rdb_last_load_keys_loaded", 0),
+        ("aof_enabled", 1 if srv.cfg.appendonly else 0), ("aof_rewrite_in_progress", 0),
+        ("aof_rewrite_scheduled", 0), ("aof_last_rewrite_time_sec", -1),
+        ("aof_current_rewrite_time_sec", -1), ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", 0), ("aof_rewrites_consecutive_failures", 0),
+        ("aof_last_write_status", "err" if st.last_commit_error else "ok"),
+        ("aof_last_cow_size", 0), ("module_fork_in_progress", 0),
+        ("module_fork_last_cow_size", 0),
+        ("kvstore_commits", st.commits), ("kvstore_appendfsync", srv.cfg.appendfsync),
+    ]
+
+
+def _stats(srv):
+    w = srv.writer
+    avg = (w.batched_commands / w.batches) if w.batches else 0
+    return [
+        ("total_connections_received", srv.stat_connections),
+        ("total_commands_processed", srv.stat_commands),
+        ("instantaneous_ops_per_sec", srv.ops_per_sec()),
+        ("total_net_input_bytes", 0), ("total_net_output_bytes", 0),
+        ("rejected_connections", srv.stat_rejected), ("sync_full", 0), ("sync_partial_ok", 0),
+        ("sync_partial_err", 0), ("expired_keys", srv.stat_expired_keys),
+        ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", 0),
+        ("evicted_keys", 0), ("evicted_clients", 0), ("keyspace_hits", 0),
+        ("keyspace_misses", 0), ("pubsub_channels", 0), ("pubsub_patterns", 0),
+        ("pubsubshard_channels", 0), ("latest_fork_usec", 0), ("total_forks", 0),
+        ("total_error_replies", 0), ("unexpected_error_replies", 0),
+        ("kvstore_protocol_errors", srv.stat_protocol_errors),
+        ("kvstore_write_batches", w.batches),
+        ("kvstore_avg_batch_commands", "%.2f" % avg),
+    ]
+
+
+def _replication(srv):
+    st = srv.storage
+    return [
+        ("role", "master"), ("connected_slaves", 0), ("master_failover_state", "no-failover"),
+        ("master_replid", srv.replid), ("master_replid2", "0" * 40),
+        ("master_repl_offset", st.repl_offset), ("second_repl_offset", -1),
+        ("repl_backlog_active", 0), ("repl_backlog_size", srv.cfg.repl_backlog_size),
+        ("repl_backlog_first_byte_offset", 0), ("repl_backlog_histlen", 0),
+    ]
+
+
+def _cpu(srv):
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        ("used_cpu_sys", "%.6f" % r.ru_stime), ("used_cpu_user", "%.6f" % r.ru_utime),
+        ("used_cpu_sys_children", "%.6f" % c.ru_stime),
+        ("used_cpu_user_children", "%.6f" % c.ru_utime),
+        ("used_cpu_sys_main_thread", "%.6f" % r.ru_stime),
+        ("used_cpu_user_main_thread", "%.6f" % r.ru_utime),
+    ]
+
+
+def _keyspace(srv, ks):
+    out = []
+    for db in range(srv.cfg.databases):
+        pdb = ks.storage.dbmap[db] if ks.batch is None else ks.batch.current_dbmap()[db]
+        keys = ks.dbsize(db)
+        if keys:
+            out.append(("db%d" % db, "keys=%d,expires=%d,avg_ttl=0"
+                        % (keys, ks.expires_count(pdb))))
+    return out
+
+
+_BUILDERS = {
+    "server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
+    "stats": _stats, "replication": _replication, "cpu": _cpu,
+    "modules": lambda srv: [], "errorstats": lambda srv: [], "cluster": lambda srv: [
+        ("cluster_enabled", 0)],
+}
+
+
+def info_text(srv, sections, ks):
+    """INFO [section ...]: `default`/no argument, `all`, `everything`, or names."""
+    wanted = []
+    if not sections or "default" in sections:
+        wanted.extend(DEFAULT_SECTIONS)
+    if "all" in sections or "everything" in sections:
+        wanted.extend(ALL_SECTIONS)
+    for s in sections:
+        if s in ALL_SECTIONS:
+            wanted.append(s)
+    seen = set()
+    parts = []
+    for name in wanted:
+        if name in seen:
+            continue
+        seen.add(name)
+        if name == "keyspace":
+            fields = _keyspace(srv, ks)
+        else:
+            fields = _BUILDERS[name](srv)
+        title = "CPU" if name == "cpu" else name.capitalize()
+        lines = ["# " + title] + ["%s:%s" % kv for kv in fields]
+        parts.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(parts)

@@ -1,0 +1,470 @@
+"""Per-key records, expiry, and the operations command handlers use on one transaction.
+
+Key record (value in the `meta` table), little-endian header then body:
+  u8  type | flags        low nibble: TYPE_*; FLAG_LONG_KEY when the full key follows;
+                          FLAG_RAW for OBJECT ENCODING
+  i64 expire_ms           0 = no expiry
+  u32 mtime               unix seconds of the last write (OBJECT IDLETIME)
+  [u32 key length + key]  only with FLAG_LONG_KEY (the table key is a hashed form)
+  body                    string: the value bytes; collections: u64 keyid, u64 size, ...
+
+Table keys: `<pdb u32 BE><encoded key>`. Keys up to LONG_KEY_LIMIT bytes are stored as they are
+(byte order preserved); longer keys are stored as their first 449 bytes plus their SHA-256, a
+length no short key can have, so LMDB's 511-byte key limit never reaches users.
+
+Expiry: a key whose expire_ms <= now is logically absent for normal readers. In a write context
+on a primary the first access deletes it and propagates `DEL key` (as Redis's expireIfNeeded
+does); the active cycle (`expire_cycle`) walks the ordered `expires` index.
+
+`Batch` stages everything a group commit changes outside the LMDB tables proper (counters, the
+log bytes, the stream's selected db) so that a failed commit leaves memory untouched.
+"""
+
+import hashlib
+import struct
+import time
+
+from kvstore import errors
+from kvstore.errors import CommandError
+from kvstore.resp import encode_command
+
+TYPE_STRING, TYPE_LIST, TYPE_SET, TYPE_ZSET, TYPE_HASH, TYPE_STREAM = range(6)
+TYPE_NAMES = ("string", "list", "set", "zset", "hash", "stream")
+TYPE_MASK = 0x0F
+FLAG_LONG_KEY = 0x80
+FLAG_RAW = 0x40          # string last written by APPEND/SETRANGE: Redis reports "raw"
+
+HDR = struct.Struct("<BqI")
+HDR_SIZE = HDR.size
+_U32LE = struct.Struct("<I")
+_U64BE = struct.Struct(">Q")
+LONG_KEY_LIMIT = 480
+_LONG_KEY_HEAD = 449
+
+_MULTI = encode_command([b"MULTI"])
+_EXEC = encode_command([b"EXEC"])
+_WRONG_TYPE = CommandError(errors.WRONG_TYPE)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def encode_key(key):
+    if len(key) <= LONG_KEY_LIMIT:
+        return key
+    return key[:_LONG_KEY_HEAD] + hashlib.sha256(key).digest()
+
+
+def make_record(type_code, expire_ms, key, body, mtime=None):
+    if mtime is None:
+        mtime = int(time.time())
+    if len(key) <= LONG_KEY_LIMIT:
+        return HDR.pack(type_code, expire_ms, mtime) + body
+    return b"".join((HDR.pack(type_code | FLAG_LONG_KEY, expire_ms, mtime),
+                     _U32LE.pack(len(key)), key, body))
+
+
+def record_body_offset(rec):
+    if rec[0] & FLAG_LONG_KEY:
+        return HDR_SIZE + 4 + _U32LE.unpack_from(rec, HDR_SIZE)[0]
+    return HDR_SIZE
+
+
+def record_key(table_key, rec):
+    """The user key of a record found by iteration (table_key without the 4-byte pdb)."""
+    if rec[0] & FLAG_LONG_KEY:
+        n = _U32LE.unpack_from(rec, HDR_SIZE)[0]
+        return bytes(rec[HDR_SIZE + 4:HDR_SIZE + 4 + n])
+    return bytes(table_key[4:])
+
+
+def rekey(rec, new_key):
+    """`rec` re-addressed to `new_key` (the long-key header depends on the key)."""
+    flags, exp, mtime = HDR.unpack_from(rec)
+    body = rec[record_body_offset(rec):]
+    return make_record(flags & ~FLAG_LONG_KEY & 0xFF, exp, new_key, bytes(body), mtime)
+
+
+def record_type(rec):
+    return rec[0] & TYPE_MASK
+
+
+def record_expire(rec):
+    return HDR.unpack_from(rec)[1]
+
+
+def record_mtime(rec):
+    return HDR.unpack_from(rec)[2]
+
+
+def record_string(rec):
+    return rec[record_body_offset(rec):]
+
+
+class Batch:
+    """What one group commit stages beside its LMDB writes. See Storage.commit_write."""
+
+    __slots__ = ("storage", "counts", "log_parts", "stream_db", "next_keyid", "dbmap",
+                 "next_pdb", "reclaim")
+
+    def __init__(self, storage):
+        self.storage = storage
+        self.counts = {}                 # pdb -> [keys, expires] (touched ones only)
+        self.log_parts = []
+        self.stream_db = storage.log_stream_db
+        self.next_keyid = storage.next_keyid
+        self.dbmap = None                # a new list when FLUSHDB/SWAPDB changed the mapping
+        self.next_pdb = storage.next_pdb
+        self.reclaim = None
+
+    def counts_of(self, pdb):
+        c = self.counts.get(pdb)
+        if c is None:
+            c = self.counts[pdb] = list(self.storage.counts_of(pdb))
+        return c
+
+    def current_dbmap(self):
+        return self.dbmap if self.dbmap is not None else self.storage.dbmap
+
+    def append_effects(self, effects):
+        """Serialize the effects of one execution unit into the log (SELECT when the db
+        changes; MULTI/EXEC around more than one effect), as a Redis 7.0 primary propagates."""
+        parts = self.log_parts
+        if len(effects) == 1:
+            db, args = effects[0]
+            if db != self.stream_db:
+                parts.append(_select(db))
+                self.stream_db = db
+            parts.append(encode_command(args))
+            return
+        first_db = effects[0][0]
+        if first_db != self.stream_db:
+            parts.append(_select(first_db))
+            self.stream_db = first_db
+        parts.append(_MULTI)
+        for db, args in effects:
+            if db != self.stream_db:
+                parts.append(_select(db))
+                self.stream_db = db
+            parts.append(encode_command(args))
+        parts.append(_EXEC)
+
+
+def _select(db):
+    return encode_command([b"SELECT", b"%d" % db])
+
+
+class Keyspace:
+    """Operations on one transaction for one client command at a time.
+
+    Reset per command with `begin_command(db)`. Handlers read through `lookup`/`get_string`
+    and write through `set_string`/`delete`/`set_expire`...; a write records its deltas and
+    effects here and they are merged into the Batch by `end_command` only if the command's
+    nested transaction committed.  `writable` is False for read transactions.
+    """
+
+    __slots__ = ("storage", "txn", "batch", "now", "db", "pdb", "prefix", "effects", "deltas",
+                 "writable", "meta_db", "expires_db", "hide_expired", "delete_expired",
+                 "touched", "unwrapped")
+
+    def __init__(self, storage, txn, batch=None):
+        self.storage = storage
+        self.txn = txn
+        self.batch = batch
+        self.writable = batch is not None
+        self.now = now_ms()
+        self.meta_db = storage.meta_db
+        self.expires_db = storage.expires_db
+        self.hide_expired = True
+        self.delete_expired = self.writable
+        self.effects = []
+        self.deltas = []
+        self.touched = []
+        self.unwrapped = False      # effects go to the log one by one (active expiry)
+        self.db = 0
+        self.pdb = 0
+        self.prefix = b""
+
+    # ---- per-command lifecycle ---------------------------------------------------------------
+    def select(self, db):
+        self.db = db
+        dbmap = self.batch.current_dbmap() if self.batch is not None else self.storage.dbmap
+        self.pdb = dbmap[db]
+        self.prefix = _pdb_prefix(self.pdb)
+
+    def begin_command(self, db):
+        self.select(db)
+        self.unwrapped = False
+        if self.effects:
+            self.effects = []
+        if self.deltas:
+            self.deltas = []
+        if self.touched:
+            self.touched = []
+
+    def end_command(self):
+        """The command's nested transaction committed: merge its staged changes."""
+        batch = self.batch
+        for pdb, dk, de in self.deltas:
+            c = batch.counts_of(pdb)
+            c[0] += dk
+            c[1] += de
+        if self.effects:
+            if self.unwrapped:
+                for e in self.effects:
+                    batch.append_effects([e])
+            else:
+                batch.append_effects(self.effects)
+
+    def propagate(self, args, db=None):
+        self.effects.append((self.db if db is None else db, args))
+
+    def prefix_of(self, db):
+        dbmap = self.batch.current_dbmap() if self.batch is not None else self.storage.dbmap
+        return _pdb_prefix(dbmap[db])
+
+    # ---- lookups -----------------------------------------------------------------------------
+    def lookup(self, key, prefix=None):
+        """The live record of `key` (bytes) or None. Expired keys are None for normal readers
+        and are deleted (with a propagated DEL) in a write context."""
+        if prefix is None:
+            prefix = self.prefix
+        rec = self.txn.get(prefix + encode_key(key), db=self.meta_db)
+        if rec is None:
+            return None
+        exp = HDR.unpack_from(rec)[1]
+        if exp and exp <= self.now and self.hide_expired:
+            if self.delete_expired:
+                self._remove(prefix, key, rec)
+                self.propagate([b"DEL", key], db=self._db_of_prefix(prefix))
+            return None
+        return rec
+
+    def lookup_raw(self, key, prefix=None):
+        """The record even if logically expired (DEBUG DIGEST, replica apply)."""
+        return self.txn.get((prefix or self.prefix) + encode_key(key), db=self.meta_db)
+
+    def _db_of_prefix(self, prefix):
+        if prefix == self.prefix:
+            return self.db
+        pdb = _U32BE_unpack(prefix)
+        return (self.batch.current_dbmap() if self.batch else self.storage.dbmap).index(pdb)
+
+    def get_string(self, key):
+        """Value of a string key, None if missing; WRONGTYPE for other types."""
+        rec = self.lookup(key)
+        if rec is None:
+            return None
+        if rec[0] & TYPE_MASK != TYPE_STRING:
+            raise _WRONG_TYPE
+        return rec[record_body_offset(rec):]
+
+    def exists(self, key):
+        return self.lookup(key) is not None
+
+    def ttl_ms(self, key):
+        """-2 missing, -1 no expiry, else the absolute expire time in ms."""
+        rec = self.lookup(key)
+        if rec is None:
+            return -2
+        exp = HDR.unpack_from(rec)[1]
+        return exp if exp else -1
+
+    # ---- writes ------------------------------------------------------------------------------
+    def _put(self, prefix, key, rec):
+        self.txn.put(prefix + encode_key(key), rec, db=self.meta_db)
+
+    def _remove(self, prefix, key, rec):
+        """Delete the record (and its index entries and elements) of `key`."""
+        ek = encode_key(key)
+        self.txn.delete(prefix + ek, db=self.meta_db)
+        exp = HDR.unpack_from(rec)[1]
+        pdb = _U32BE_unpack(prefix)
+        if exp:
+            self.txn.delete(prefix + _U64BE.pack(exp) + ek, db=self.expires_db)
+            self.deltas.append((pdb, -1, -1))
+        else:
+            self.deltas.append((pdb, -1, 0))
+        self.touched.append(key)
+
+    def set_record(self, key, rec, old=None, prefix=None, old_known=False):
+        """Store `rec` for `key`, replacing `old` (the current raw record, looked up here
+        unless `old_known`), keeping the expiry index and counters right."""
+        if prefix is None:
+            prefix = self.prefix
+        ek = encode_key(key)
+        tk = prefix + ek
+        txn = self.txn
+        if not old_known:
+            old = txn.get(tk, db=self.meta_db)
+        new_exp = HDR.unpack_from(rec)[1]
+        pdb = _U32BE_unpack(prefix)
+        if old is None:
+            dk, de = 1, (1 if new_exp else 0)
+        else:
+            old_exp = HDR.unpack_from(old)[1]
+            dk = 0
+            de = (1 if new_exp else 0) - (1 if old_exp else 0)
+            if old_exp and old_exp != new_exp:
+                txn.delete(prefix + _U64BE.pack(old_exp) + ek, db=self.expires_db)
+            if old_exp == new_exp:
+                new_exp = 0           # index entry already right
+        txn.put(tk, rec, db=self.meta_db)
+        if new_exp:
+            txn.put(prefix + _U64BE.pack(new_exp) + ek, b"", db=self.expires_db)
+        if dk or de:
+            self.deltas.append((pdb, dk, de))
+        self.touched.append(key)
+
+    def set_string(self, key, value, expire_ms=0, keep_ttl=False, old=None, old_known=False):
+        if not old_known:
+            old = self.lookup(key)
+            old_known = True
+        if keep_ttl and old is not None:
+            expire_ms = HDR.unpack_from(old)[1]
+        self.set_record(key, make_record(TYPE_STRING, expire_ms, key, value), old,
+                        old_known=old_known)
+
+    def delete(self, key, prefix=None):
+        """Delete `key` if it exists (live); return True if it did."""
+        if prefix is None:
+            prefix = self.prefix
+        rec = self.lookup(key, prefix)
+        if rec is None:
+            return False
+        self._remove(prefix, key, rec)
+        return True
+
+    def set_expire(self, key, rec, expire_ms):
+        """Change the expiry of existing `key` (record `rec`) to expire_ms (0 = persist)."""
+        exp, mtime = HDR.unpack_from(rec)[1:3]
+        if exp == expire_ms:
+            return
+        body = bytes(rec[HDR_SIZE:])
+        new = HDR.pack(rec[0], expire_ms, mtime) + body
+        self.set_record(key, new, rec, old_known=True)
+
+    # ---- ids and db mapping ------------------------------------------------------------------
+    def new_keyid(self):
+        b = self.batch
+        kid = b.next_keyid
+        b.next_keyid = kid + 1
+        return kid
+
+    def dbsize(self, db=None):
+        pdb = self.pdb if db is None else self._dbmap()[db]
+        if self.batch is not None:
+            return self.batch.counts_of(pdb)[0]
+        return self.storage.counts_of(pdb)[0]
+
+    def expires_count(self, pdb):
+        if self.batch is not None:
+            return self.batch.counts_of(pdb)[1]
+        return self.storage.counts_of(pdb)[1]
+
+    def _dbmap(self):
+        return self.batch.current_dbmap() if self.batch is not None else self.storage.dbmap
+
+    def flush_db(self, db):
+        """Point logical `db` at a fresh, empty physical db; the old one is reclaimed later."""
+        b = self.batch
+        dbmap = list(b.current_dbmap())
+        old = dbmap[db]
+        if b.counts_of(old)[0] == 0:
+            return
+        dbmap[db] = b.next_pdb
+        b.next_pdb += 1
+        b.dbmap = dbmap
+        reclaim = list(b.reclaim if b.reclaim is not None else self.storage.reclaim)
+        reclaim.append(old)
+        b.reclaim = reclaim
+        if db == self.db:
+            self.select(db)
+
+    def swap_db(self, a, b_):
+        b = self.batch
+        dbmap = list(b.current_dbmap())
+        dbmap[a], dbmap[b_] = dbmap[b_], dbmap[a]
+        b.dbmap = dbmap
+        self.select(self.db)
+
+    # ---- iteration ---------------------------------------------------------------------------
+    def iter_keys(self, prefix=None, start_after=None, seek=None, include_expired=False):
+        """Yield (table key, record) of a db in table order: from the start of the db, from
+        the first table key >= `seek`, or after table key `start_after`."""
+        if prefix is None:
+            prefix = self.prefix
+        cur = self.txn.cursor(db=self.meta_db)
+        if start_after is not None:
+            if not cur.set_range(start_after):
+                return
+            if cur.key() == start_after and not cur.next():
+                return
+        elif not cur.set_range(seek if seek is not None else prefix):
+            return
+        now = self.now
+        plen = len(prefix)
+        hide = self.hide_expired and not include_expired
+        for tk, rec in cur:
+            if tk[:plen] != prefix:
+                return
+            if hide:
+                exp = HDR.unpack_from(rec)[1]
+                if exp and exp <= now:
+                    continue
+            yield tk, rec
+
+    # ---- whole values (DUMP/RESTORE/COPY/DEBUG DIGEST) -----------------------------------------
+    def read_value(self, rec):
+        """(type name, value in replication.rdb's value model) of a record."""
+        t = rec[0] & TYPE_MASK
+        if t == TYPE_STRING:
+            return "string", bytes(rec[record_body_offset(rec):])
+        raise CommandError(errors.TYPE_NOT_SUPPORTED.format(TYPE_NAMES[t]))
+
+    def write_value(self, key, type_name, value, expire_ms=0, prefix=None):
+        """Create `key` (which must not exist) holding a whole value."""
+        if type_name == "string":
+            self.set_record(key, make_record(TYPE_STRING, expire_ms, key, value), None,
+                            prefix=prefix, old_known=True)
+            return
+        raise CommandError(errors.TYPE_NOT_SUPPORTED.format(type_name))
+
+    def copy_value(self, rec, new_key):
+        """A record for `new_key` holding a copy of `rec`'s value (and expiry)."""
+        if rec[0] & TYPE_MASK == TYPE_STRING:
+            return rekey(rec, new_key)
+        raise CommandError(errors.TYPE_NOT_SUPPORTED.format(TYPE_NAMES[rec[0] & TYPE_MASK]))
+
+    def expired_keys(self, prefix, limit):
+        """Up to `limit` (key, record) pairs of `prefix`'s db whose expiry is due."""
+        cur = self.txn.cursor(db=self.expires_db)
+        out = []
+        if not cur.set_range(prefix):
+            return out
+        now = self.now
+        for ik in cur.iternext(values=False):
+            if ik[:4] != prefix:
+                break
+            exp = _U64BE.unpack_from(ik, 4)[0]
+            if exp > now:
+                break
+            ek = ik[12:]
+            rec = self.txn.get(prefix + ek, db=self.meta_db)
+            if rec is not None:
+                out.append((record_key(prefix + ek, rec), rec))
+            if len(out) >= limit:
+                break
+        return out
+
+    def remove_expired(self, key, rec):
+        self._remove(self.prefix, key, rec)
+
+
+def _pdb_prefix(pdb):
+    return struct.pack(">I", pdb)
+
+
+def _U32BE_unpack(prefix):
+    return struct.unpack(">I", prefix)[0]

@@ -1,0 +1,474 @@
+"""Server lifecycle: config, daemonize, storage, listeners, periodic work, graceful stop.
+
+Lifecycle contract (DESIGN.md habit 8): signal handlers only set a flag; a stop closes the
+listeners, lets commands already handed to the writer commit and reply, closes the clients,
+syncs and closes LMDB, removes the pidfile and unix socket, and exits 0.
+
+Periodic work runs from one cron greenlet at `hz`: the active expire cycle (time-bounded,
+through the writer, DELs propagated bare), reclaiming the records of flushed databases in
+bounded slices, trimming the replication log by size and age, the `everysec` sync, and client
+idle timeouts.
+"""
+
+import binascii
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+import gevent
+import gevent.event
+from gevent import socket as gsocket
+
+from kvstore import __version__, errors
+from kvstore.config import Config, ConfigError
+
+log = logging.getLogger("kvstore")
+
+EXPIRE_KEYS_PER_CYCLE = 200
+RECLAIM_RECORDS_PER_SLICE = 2000
+
+
+class RedisLogFormatter(logging.Formatter):
+    """`pid:M 21 Nov 2026 14:21:12.123 * message`, Redis's log line shape."""
+
+    _MARK = {logging.DEBUG: ".", logging.INFO: "-", logging.WARNING: "#", logging.ERROR: "#",
+             logging.CRITICAL: "#"}
+    _NOTICE = 25
+
+    def format(self, record):
+        t = time.localtime(record.created)
+        ms = int(record.msecs)
+        mark = "*" if record.levelno == self._NOTICE else self._MARK.get(record.levelno, "*")
+        line = "%d:M %s.%03d %s %s" % (os.getpid(), time.strftime("%d %b %Y %H:%M:%S", t), ms,
+                                       mark, record.getMessage())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+logging.addLevelName(25, "NOTICE")
+_LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": 25,
+           "warning": logging.WARNING, "nothing": logging.CRITICAL + 10}
+
+
+def setup_logging(cfg):
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    if cfg.logfile:
+        handler = logging.FileHandler(cfg.logfile)
+    else:
+        handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(RedisLogFormatter())
+    root.addHandler(handler)
+    root.setLevel(_LEVELS.get(cfg.loglevel, 25))
+
+
+def notice(msg, *args):
+    log.log(25, msg, *args)
+
+
+def daemonize():
+    """Detach like redis-server: fork, setsid, stdio to /dev/null (before LMDB opens)."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    fd = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(fd, std)
+    if fd > 2:
+        os.close(fd)
+
+
+class Server:
+    def __init__(self, cfg, directory):
+        from kvstore.dispatch import Writer
+        from kvstore.storage import Storage
+        self.cfg = cfg
+        self.start_time = time.time()
+        self.run_id = binascii.hexlify(os.urandom(20)).decode()
+        self.replid = binascii.hexlify(os.urandom(20)).decode()
+        self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+        self.storage = Storage(cfg, directory)
+        self.writer = Writer(self)
+        self.clients = {}
+        self._next_client_id = 0
+        self.listeners = []
+        self.stop_event = gevent.event.Event()
+        self.stop_reason = None
+        self.stopping = False
+        self.active_expire_enabled = True
+        self.scan_cursors = {}
+        self._next_cursor = 0
+        self.peak_data = 0
+        self.saves = 0
+        self._ops_window = (time.monotonic(), 0, 0)
+        self.reset_stats()
+        self.dirty = 0
+        self.writer.on_commit.append(self._on_commit)
+        cfg.on_change("maxclients", lambda c, n: None)
+
+    # ---- stats -------------------------------------------------------------------------------
+    def reset_stats(self):
+        self.stat_commands = 0
+        self.stat_connections = 0
+        self.stat_rejected = 0
+        self.stat_expired_keys = 0
+        self.stat_protocol_errors = 0
+        self.stat_lazyfreed = 0
+
+    def _on_commit(self):
+        self.dirty += 1
+
+    def ops_per_sec(self):
+        return self._ops_window[2]
+
+    def now(self):
+        return time.time()
+
+    def next_client_id(self):
+        self._next_client_id += 1
+        return self._next_client_id
+
+    def is_replica(self):
+        return False
+
+    def role_name(self):
+        return "master"
+
+    def supervised_mode(self):
+        return "no"
+
+    def clients_sorted(self):
+        return sorted(self.clients.values(), key=lambda c: c.id)
+
+    def client_closed(self, client):
+        self.clients.pop(client.id, None)
+
+    def info_text(self, sections, ks):
+        from kvstore.info import info_text
+        return info_text(self, sections, ks)
+
+    def scan_cursor_for(self, pdb, table_key):
+        """A SCAN cursor id that resumes after `table_key` in physical db `pdb`."""
+        self._next_cursor += 1
+        cid = self._next_cursor
+        self.scan_cursors[(cid, pdb)] = table_key
+        if len(self.scan_cursors) > 100000:
+            for k in list(self.scan_cursors)[:10000]:
+                del self.scan_cursors[k]
+        return cid
+
+    def after_flush(self):
+        self.storage.invalidate_size()
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save(self):
+        """SAVE/BGSAVE: every committed write is on stable storage when this returns."""
+        self.writer.call(lambda ks: None)          # anything queued commits first
+        self.storage.mark_saved()
+        self.saves += 1
+        self.dirty = 0
+
+    # ---- listeners ---------------------------------------------------------------------------
+    def _listen(self):
+        cfg = self.cfg
+        if cfg.port:
+            for addr in cfg.bind:
+                optional = addr.startswith("-")
+                host = addr[1:] if optional else addr
+                family = gsocket.AF_INET6 if ":" in host else gsocket.AF_INET
+                if host == "*":
+                    host, family = "0.0.0.0", gsocket.AF_INET
+                sock = gsocket.socket(family, gsocket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == gsocket.AF_INET6:
+                    try:
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    except OSError:
+                        pass
+                try:
+                    sock.bind((host, cfg.port))
+                    sock.listen(cfg.tcp_backlog)
+                except OSError as e:
+                    sock.close()
+                    if optional or e.errno in (97, 99):    # EAFNOSUPPORT, EADDRNOTAVAIL
+                        log.warning("Could not create server TCP listening socket %s:%d: %s",
+                                    host, cfg.port, e.strerror)
+                        if optional:
+                            continue
+                    raise
+                self.listeners.append((sock, "tcp"))
+        if cfg.unixsocket:
+            path = cfg.unixsocket
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            sock = gsocket.socket(gsocket.AF_UNIX, gsocket.SOCK_STREAM)
+            sock.bind(path)
+            if cfg.unixsocketperm:
+                os.chmod(path, cfg.unixsocketperm)
+            sock.listen(cfg.tcp_backlog)
+            self.listeners.append((sock, "unix"))
+        if not self.listeners:
+            raise OSError("no listening sockets: check bind/port/unixsocket")
+
+    def _accept_loop(self, lsock, kind):
+        from kvstore.connection import Client, refuse
+        while not self.stopping:
+            try:
+                sock, peer = lsock.accept()
+            except OSError:
+                if self.stopping:
+                    return
+                gevent.sleep(0.01)
+                continue
+            self.stat_connections += 1
+            if kind == "tcp":
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.cfg.tcp_keepalive:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                    try:
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE,
+                                        self.cfg.tcp_keepalive)
+                    except OSError:
+                        pass
+                addr = _fmt_addr(peer)
+                laddr = _fmt_addr(sock.getsockname())
+            else:
+                addr = "/unixsocket:0"
+                laddr = self.cfg.unixsocket + ":0"
+            if len(self.clients) >= self.cfg.maxclients:
+                self.stat_rejected += 1
+                refuse(sock, errors.MAX_CLIENTS)
+                continue
+            if kind == "tcp" and self._protected_refusal(peer):
+                self.stat_rejected += 1
+                refuse(sock, errors.DENIED_PROTECTED)
+                continue
+            client = Client(self, sock, addr, laddr, kind)
+            self.clients[client.id] = client
+            client.greenlet = gevent.spawn(client.serve)
+
+    def _protected_refusal(self, peer):
+        cfg = self.cfg
+        if not cfg.protected_mode or cfg.requirepass:
+            return False
+        host = peer[0]
+        return not (host.startswith("127.") or host == "::1" or host.startswith("::ffff:127."))
+
+    # ---- periodic work -----------------------------------------------------------------------
+    def _cron(self):
+        last_sync = time.monotonic()
+        last_slow = 0.0
+        while not self.stopping:
+            gevent.sleep(1.0 / max(1, self.cfg.hz))
+            if self.stopping:
+                return
+            try:
+                if self.active_expire_enabled and not self.is_replica():
+                    self._active_expire()
+                if self.storage.reclaim:
+                    self._reclaim_slice()
+                now = time.monotonic()
+                if now - last_slow >= 1.0:
+                    last_slow = now
+                    self._every_second()
+                if self.cfg.appendfsync == "everysec" and now - last_sync >= 1.0:
+                    last_sync = now
+                    gevent.get_hub().threadpool.apply(self.storage.sync)
+            except Exception:
+                log.exception("periodic task failed")
+
+    def _every_second(self):
+        mono = time.monotonic()
+        t0, c0, _ = self._ops_window
+        if mono - t0 >= 1.0:
+            self._ops_window = (mono, self.stat_commands,
+                                int((self.stat_commands - c0) / (mono - t0)))
+        self.peak_data = max(self.peak_data, self.storage.data_size())
+        if self.cfg.timeout:
+            limit = time.time() - self.cfg.timeout
+            for c in list(self.clients.values()):
+                if c.last_active < limit:
+                    log.info("Closing idle client id=%d addr=%s", c.id, c.addr)
+                    c.kill()
+        self._trim_log()
+
+    def _active_expire(self):
+        """One bounded pass over the ordered expiry index of every db (Redis's active expire
+        cycle, but exact instead of sampled). Each DEL is its own propagated unit."""
+        st = self.storage
+        todo = [db for db in range(self.cfg.databases) if st.counts_of(st.dbmap[db])[1]]
+        if not todo:
+            return
+
+        def expire_some(ks):
+            ks.unwrapped = True
+            n = 0
+            for db in todo:
+                ks.select(db)
+                for key, rec in ks.expired_keys(ks.prefix, EXPIRE_KEYS_PER_CYCLE - n):
+                    ks.remove_expired(key, rec)
+                    ks.propagate([b"UNLINK" if self.cfg.lazyfree_lazy_expire else b"DEL", key])
+                    n += 1
+                if n >= EXPIRE_KEYS_PER_CYCLE:
+                    break
+            return n
+
+        n = self.writer.call(expire_some)
+        self.stat_expired_keys += n
+
+    def _reclaim_slice(self):
+        """Delete a bounded slice of the records of the first flushed physical db."""
+        from kvstore.keyspace import _pdb_prefix
+
+        def reclaim(ks):
+            st = ks.storage
+            batch = ks.batch
+            pending = list(batch.reclaim if batch.reclaim is not None else st.reclaim)
+            if not pending:
+                return 0
+            pdb = pending[0]
+            prefix = _pdb_prefix(pdb)
+            n = 0
+            for table, db in ((st.meta_db, "meta"), (st.expires_db, "expires")):
+                cur = ks.txn.cursor(db=table)
+                if cur.set_range(prefix):
+                    while n < RECLAIM_RECORDS_PER_SLICE and cur.key()[:4] == prefix:
+                        if not cur.delete():
+                            break
+                        n += 1
+                if n >= RECLAIM_RECORDS_PER_SLICE:
+                    return n
+            pending.pop(0)
+            batch.reclaim = pending
+            batch.counts[pdb] = [0, 0]
+            return n
+
+        self.stat_lazyfreed += self.writer.call(reclaim)
+
+    def _trim_log(self):
+        """Drop the oldest replication-log records beyond repl-log-max-size / -max-age."""
+        st = self.storage
+        max_size = self.cfg.repl_log_max_size
+        max_age_ms = self.cfg.repl_log_max_age * 1000
+
+        def trim(ks):
+            return st.trim_log(ks.txn, max_size, max_age_ms)
+
+        if st.log_needs_trim(max_size, max_age_ms):
+            self.writer.call(trim)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def request_shutdown(self, reason):
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self.stop_event.set()
+
+    def serve_forever(self):
+        self._listen()
+        for sock, kind in self.listeners:
+            gevent.spawn(self._accept_loop, sock, kind)
+        cron = gevent.spawn(self._cron)
+        gevent.signal_handler(signal.SIGTERM, self.request_shutdown, "SIGTERM")
+        gevent.signal_handler(signal.SIGINT, self.request_shutdown, "SIGINT")
+        notice("Server initialized")
+        notice("Ready to accept connections (port %d)", self.cfg.port)
+        self.stop_event.wait()
+        self.shutdown()
+        cron.kill(block=False)
+
+    def shutdown(self):
+        notice("User requested shutdown... (%s)", self.stop_reason)
+        self.stopping = True
+        for sock, _ in self.listeners:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        # Commands already handed to the writer commit and reply first.
+        try:
+            self.writer.call(lambda ks: None)
+        except Exception:
+            log.exception("final commit failed")
+        deadline = time.monotonic() + 2.0
+        for c in list(self.clients.values()):
+            c.kill()
+        for c in list(self.clients.values()):
+            if c.greenlet is not None:
+                c.greenlet.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.storage.close()
+        if self.cfg.unixsocket:
+            try:
+                os.unlink(self.cfg.unixsocket)
+            except OSError:
+                pass
+        if self.cfg.pidfile:
+            try:
+                os.unlink(self.cfg.pidfile)
+            except OSError:
+                pass
+        notice("kvstore is now ready to exit, bye bye...")
+
+
+def _fmt_addr(sa):
+    if len(sa) >= 4 or ":" in sa[0]:
+        return "[%s]:%d" % (sa[0], sa[1]) if ":" in sa[0] else "%s:%d" % (sa[0], sa[1])
+    return "%s:%d" % (sa[0], sa[1])
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(Config().help_text())
+        return 0
+    if argv and argv[0] in ("-v", "--version"):
+        print("kvstore server v=%s (implements Redis 7.0.15 behaviour)" % __version__)
+        return 0
+    try:
+        cfg = Config.from_argv(argv)
+    except ConfigError as e:
+        sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (kvstore %s) ***\n%s\n" % (__version__, e))
+        return 1
+    if cfg.daemonize:
+        daemonize()
+    setup_logging(cfg)
+    try:
+        os.makedirs(cfg.dir, exist_ok=True)
+        os.chdir(cfg.dir)
+    except OSError as e:
+        log.error("Can't chdir to '%s': %s", cfg.dir, e.strerror)
+        return 1
+    ignored = cfg.ignored_options_set()
+    if ignored:
+        notice("Accepted but not applied by kvstore (kept for CONFIG GET): %s",
+               ", ".join(ignored))
+    if cfg.pidfile:
+        with open(cfg.pidfile, "w") as f:
+            f.write("%d\n" % os.getpid())
+    notice("kvstore %s starting (Redis %s compatible), pid=%d", __version__, "7.0.15",
+           os.getpid())
+    try:
+        server = Server(cfg, os.getcwd())
+    except Exception as e:
+        log.error("Cannot open the data store in '%s': %s", os.getcwd(), e)
+        return 1
+    try:
+        server.serve_forever()
+    except OSError as e:
+        log.error("Could not start listening: %s", e)
+        server.storage.close()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

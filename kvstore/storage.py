@@ -1,0 +1,249 @@
+"""The LMDB environment: named tables, persistent counters, the replication log table, and the
+commit/sync policy. The only module that opens or commits LMDB transactions' outer layer.
+
+Tables (named LMDB databases):
+  meta     <pdb u32 BE><encoded key>              -> key record (see keyspace.py)
+  expires  <pdb u32 BE><expire ms u64 BE><enc key> -> b""      (ordered index for active expiry)
+  elems    <keyid u64 BE><element ...>             -> element records of collections
+  log      <first byte offset u64 BE>              -> <u64 LE commit unix ms> + RESP bytes of one
+                                                     committed batch
+  sys      named records: dbmap, counters, repl state, id allocators, lastsave
+
+Logical databases (SELECT n) map to physical ids (pdb) through `dbmap`, so SWAPDB swaps two
+entries and FLUSHDB points the logical db at a fresh pdb while the old one is reclaimed in
+bounded slices in the background (as Redis's lazyfree does).
+
+Durability (see README "Durability"): every commit fdatasyncs the data pages (LMDB NOMETASYNC,
+the relaxed mode that can never corrupt the file); `appendfsync always` also flushes the meta page
+before replies are released; `everysec` flushes it once a second; `no` leaves it to the next
+commit or the OS.  A process crash (kill -9) loses nothing that was committed, in any mode.
+"""
+
+import logging
+import os
+import struct
+import time
+
+import lmdb
+
+log = logging.getLogger("kvstore.storage")
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_COUNTS = struct.Struct("<qq")
+_REPL = struct.Struct("<qi")
+_LOG_TS = struct.Struct("<Q")
+
+SYS_DBMAP = b"dbmap"
+SYS_NEXT_PDB = b"next_pdb"
+SYS_NEXT_KEYID = b"next_keyid"
+SYS_REPL = b"repl"
+SYS_LASTSAVE = b"lastsave"
+SYS_RECLAIM = b"reclaim"
+SYS_COUNTS_PREFIX = b"counts:"
+
+ENV_DIRNAME = "kvstore.lmdb"
+
+
+class Storage:
+    """Owns the environment and the committed in-memory mirrors of the sys records.
+
+    Single-writer contract: only one write transaction exists at a time, opened by
+    `begin_write` and closed by `commit_write`/`abort_write` without any greenlet switch in
+    between (callers run the whole batch synchronously in one hub callback).
+    """
+
+    def __init__(self, cfg, directory):
+        self.cfg = cfg
+        self.path = os.path.join(directory, ENV_DIRNAME)
+        os.makedirs(self.path, exist_ok=True)
+        self.env = lmdb.open(
+            self.path, map_size=cfg.storage_map_size, max_dbs=8,
+            max_readers=cfg.storage_max_readers, sync=True, metasync=False,
+            readahead=False, writemap=False, meminit=False, lock=True)
+        self.meta_db = self.env.open_db(b"meta")
+        self.expires_db = self.env.open_db(b"expires")
+        self.elems_db = self.env.open_db(b"elems")
+        self.log_db = self.env.open_db(b"log")
+        self.sys_db = self.env.open_db(b"sys")
+        self.databases = cfg.databases
+        self._load_sys()
+        self._size_cache = (0.0, 0)
+        self.last_commit_error = None
+        self.commits = 0
+
+    # ---- sys state ---------------------------------------------------------------------------
+    def _load_sys(self):
+        with self.env.begin(write=True) as txn:
+            raw = txn.get(SYS_DBMAP, db=self.sys_db)
+            dbmap = [_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)] if raw else []
+            raw = txn.get(SYS_NEXT_PDB, db=self.sys_db)
+            next_pdb = _U32.unpack(raw)[0] if raw else 0
+            while len(dbmap) < self.databases:
+                dbmap.append(next_pdb)
+                next_pdb += 1
+            txn.put(SYS_DBMAP, b"".join(_U32.pack(p) for p in dbmap), db=self.sys_db)
+            txn.put(SYS_NEXT_PDB, _U32.pack(next_pdb), db=self.sys_db)
+            raw = txn.get(SYS_NEXT_KEYID, db=self.sys_db)
+            self.next_keyid = _U64.unpack(raw)[0] if raw else 1
+            raw = txn.get(SYS_REPL, db=self.sys_db)
+            self.repl_offset, self.log_stream_db = _REPL.unpack(raw) if raw else (0, -1)
+            raw = txn.get(SYS_LASTSAVE, db=self.sys_db)
+            self.lastsave = _U64.unpack(raw)[0] if raw else int(time.time())
+            raw = txn.get(SYS_RECLAIM, db=self.sys_db)
+            self.reclaim = ([_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)]
+                            if raw else [])
+            self.counts = {}
+            cur = txn.cursor(db=self.sys_db)
+            if cur.set_range(SYS_COUNTS_PREFIX):
+                for k, v in cur:
+                    if not k.startswith(SYS_COUNTS_PREFIX):
+                        break
+                    self.counts[_U32.unpack(k[len(SYS_COUNTS_PREFIX):])[0]] = list(
+                        _COUNTS.unpack(v))
+        self.dbmap = dbmap
+        self.next_pdb = next_pdb
+        self.prefixes = [_U32.pack(p) for p in dbmap]
+
+    def counts_of(self, pdb):
+        c = self.counts.get(pdb)
+        return c if c is not None else [0, 0]
+
+    # ---- transactions ------------------------------------------------------------------------
+    def begin_read(self):
+        return self.env.begin(buffers=False)
+
+    def begin_write(self):
+        return self.env.begin(write=True)
+
+    def commit_write(self, txn, batch):
+        """Commit `txn` with the staged sys changes of `batch` (a keyspace.Batch): counters,
+        dbmap, id allocators, and the log bytes, which are appended at the current offset.
+        On success the in-memory mirrors advance; on failure nothing in memory changes and the
+        exception propagates (the caller fails every command of the batch)."""
+        sysdb = self.sys_db
+        put = txn.put
+        new_offset = self.repl_offset
+        if batch.log_parts:
+            data = b"".join(batch.log_parts)
+            put(_U64.pack(new_offset + 1), _LOG_TS.pack(int(time.time() * 1000)) + data,
+                db=self.log_db)
+            new_offset += len(data)
+        if new_offset != self.repl_offset or batch.stream_db != self.log_stream_db:
+            put(SYS_REPL, _REPL.pack(new_offset, batch.stream_db), db=sysdb)
+        for pdb, c in batch.counts.items():
+            put(SYS_COUNTS_PREFIX + _U32.pack(pdb), _COUNTS.pack(*c), db=sysdb)
+        if batch.next_keyid != self.next_keyid:
+            put(SYS_NEXT_KEYID, _U64.pack(batch.next_keyid), db=sysdb)
+        if batch.dbmap is not None:
+            put(SYS_DBMAP, b"".join(_U32.pack(p) for p in batch.dbmap), db=sysdb)
+            put(SYS_NEXT_PDB, _U32.pack(batch.next_pdb), db=sysdb)
+        if batch.reclaim is not None:
+            put(SYS_RECLAIM, b"".join(_U32.pack(p) for p in batch.reclaim), db=sysdb)
+        txn.commit()
+        if self.cfg.appendfsync == "always":
+            self.env.sync(True)
+        # Commit succeeded: advance the in-memory mirrors.
+        self.commits += 1
+        self.repl_offset = new_offset
+        self.log_stream_db = batch.stream_db
+        self.counts.update(batch.counts)
+        self.next_keyid = batch.next_keyid
+        if batch.dbmap is not None:
+            self.dbmap = batch.dbmap
+            self.next_pdb = batch.next_pdb
+            self.prefixes = [_U32.pack(p) for p in batch.dbmap]
+        if batch.reclaim is not None:
+            self.reclaim = batch.reclaim
+
+    def sync(self):
+        """Flush everything committed so far to stable storage (meta page included)."""
+        self.env.sync(True)
+
+    def mark_saved(self):
+        self.sync()
+        self.lastsave = int(time.time())
+        with self.env.begin(write=True) as txn:
+            txn.put(SYS_LASTSAVE, _U64.pack(self.lastsave), db=self.sys_db)
+        self.sync()
+
+    # ---- replication log retention -----------------------------------------------------------
+    def log_first_offset(self, txn=None):
+        """Offset of the oldest byte still in the log (repl_offset + 1 when it is empty)."""
+        own = txn is None
+        if own:
+            txn = self.env.begin()
+        try:
+            cur = txn.cursor(db=self.log_db)
+            if cur.first():
+                return _U64.unpack(cur.key())[0]
+            return self.repl_offset + 1
+        finally:
+            if own:
+                txn.abort()
+
+    def log_needs_trim(self, max_size, max_age_ms):
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.log_db)
+            if not cur.first():
+                return False
+            first = _U64.unpack(cur.key())[0]
+            if max_size and self.repl_offset + 1 - first > max_size:
+                return True
+            ts = _LOG_TS.unpack_from(cur.value())[0]
+            return bool(max_age_ms) and ts < time.time() * 1000 - max_age_ms
+
+    def trim_log(self, txn, max_size, max_age_ms, limit=1000):
+        """Delete up to `limit` oldest log records that are over the size or age cap; the
+        newest record always stays. Returns the number deleted."""
+        cur = txn.cursor(db=self.log_db)
+        n = 0
+        oldest_ok = time.time() * 1000 - max_age_ms if max_age_ms else None
+        end = self.repl_offset + 1
+        while n < limit and cur.first():
+            first = _U64.unpack(cur.key())[0]
+            ts = _LOG_TS.unpack_from(cur.value())[0]
+            too_big = max_size and end - first > max_size
+            too_old = oldest_ok is not None and ts < oldest_ok
+            if not (too_big or too_old):
+                break
+            if not cur.next():
+                break                       # keep the newest record
+            cur.prev()
+            cur.delete()
+            n += 1
+        return n
+
+    # ---- sizes -------------------------------------------------------------------------------
+    def data_size(self):
+        """Bytes of live pages in all tables (what `maxmemory` limits). Cached for 100 ms."""
+        now = time.monotonic()
+        at, size = self._size_cache
+        if now - at < 0.1:
+            return size
+        with self.env.begin() as txn:
+            size = 0
+            for db in (self.meta_db, self.expires_db, self.elems_db, self.log_db, self.sys_db):
+                s = txn.stat(db)
+                size += (s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]) * s["psize"]
+        self._size_cache = (now, size)
+        return size
+
+    def invalidate_size(self):
+        self._size_cache = (0.0, 0)
+
+    def file_size(self):
+        try:
+            return os.path.getsize(os.path.join(self.path, "data.mdb"))
+        except OSError:
+            return 0
+
+    def over_quota(self):
+        limit = self.cfg.maxmemory
+        return bool(limit) and self.data_size() > limit
+
+    def close(self):
+        try:
+            self.env.sync(True)
+        finally:
+            self.env.close()
