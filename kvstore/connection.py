@@ -11,6 +11,8 @@ import logging
 import socket
 import time
 
+from gevent.hub import get_hub
+
 from kvstore import errors
 from kvstore.dispatch import resolve, run_one_conn, run_reads
 from kvstore.errors import CommandError
@@ -52,19 +54,32 @@ class Client:
         except OSError:
             return -1
 
+    def is_local(self):
+        return self.kind == "unix" or self.addr.startswith(("127.", "[::1]:"))
+
     def set_authenticated(self, value):
         self.authenticated = value
         self.parser.authenticated = value
 
     def serve(self):
+        """Wait readable -> recv -> execute -> send, on the raw non-blocking socket: one recv
+        and one send syscall per round trip (gevent's socket methods would add a failing
+        recv and a getsockopt per call)."""
         server = self.server
-        sock = self.sock
-        recv = sock.recv
-        sendall = sock.sendall
+        raw = self.sock._sock if hasattr(self.sock, "_sock") else self.sock
+        raw.setblocking(False)
+        hub = get_hub()
+        wait = hub.wait
+        read_watcher = hub.loop.io(raw.fileno(), 1)
+        recv = raw.recv
         parser = self.parser
         try:
             while not self.killed:
-                data = recv(RECV_SIZE)
+                wait(read_watcher)
+                try:
+                    data = recv(RECV_SIZE)
+                except BlockingIOError:
+                    continue
                 if not data:
                     break
                 self.last_active = time.time()
@@ -73,13 +88,13 @@ class Client:
                     server.stat_commands += len(cmds)
                     out = self.execute(cmds)
                     if out:
-                        sendall(out)
+                        self.send(out)
                 if parser.error is not None:
                     text = "ERR Protocol error: %s" % parser.error.args[0]
                     log.info("protocol error from client id=%d addr=%s: %s; closing",
                              self.id, self.addr, parser.error.args[0])
                     server.stat_protocol_errors += 1
-                    sendall(encode_error(text))
+                    self.send(encode_error(text))
                     break
                 if self.close_after_reply:
                     break
@@ -87,7 +102,18 @@ class Client:
             if not self.killed:
                 log.debug("client id=%d %s: %s", self.id, self.addr, e)
         finally:
+            read_watcher.close()
             self.close()
+
+    def send(self, data):
+        """Send all of `data`; the fast path is a single non-blocking send."""
+        raw = self.sock._sock if hasattr(self.sock, "_sock") else self.sock
+        try:
+            n = raw.send(data)
+        except BlockingIOError:
+            n = 0
+        if n < len(data):
+            self.sock.sendall(memoryview(data)[n:])
 
     def execute(self, cmds):
         """Run parsed commands in order; return all replies concatenated."""

@@ -3,16 +3,23 @@
 `resolve` turns an argument list into a Command or an error (unknown command, arity, NOAUTH) in
 Redis's order. Reads run on a short read transaction in the client's greenlet (`run_reads`).
 Everything else goes through `Writer.submit`: commands that arrive from all connections before
-the loop next runs callbacks share one LMDB write transaction and one commit/fsync, each write
+the writer thread is free share one LMDB write transaction and one commit/fsync, each write
 command in a nested transaction of its own so a failure (error reply, full map, bug) rolls back
-that command alone. Replies are released only after the outer commit. No greenlet switch can
-happen between begin and commit: the batch runs inside one hub callback.
+that command alone. Replies are released only after the outer commit.
+
+The batch runs on one dedicated OS thread, begin to commit, so the commit's fdatasync never
+stalls the hub (LMDB ties a write transaction to the thread that began it). Contract for code
+that runs in a batch (write handlers, `Writer.call` functions): touch only the transaction and
+plain in-memory state; never call gevent (no socket I/O, no sleeping, no greenlet switches).
 """
 
 import logging
 
+import gevent
 import lmdb
+from gevent.event import Event
 from gevent.hub import Waiter, get_hub
+from gevent.threadpool import ThreadPool
 
 from kvstore import errors
 from kvstore.commands import COMMANDS, load_all
@@ -122,46 +129,61 @@ class Writer:
         self.server = server
         self.storage = server.storage
         self.pending = []
-        self.scheduled = False
-        self.loop = get_hub().loop
+        self.hub = get_hub()
+        self.loop = self.hub.loop
+        self.wakeup = Event()
+        # One OS thread owns every write transaction, begin to commit (LMDB's writer lock is
+        # a mutex of the thread that began it), so fdatasync never stalls the hub.
+        self.pool = ThreadPool(1)
         self.batches = 0
         self.batched_commands = 0
-        self.on_commit = []          # callables run after every successful commit
+        self.on_commit = []          # callables run (in the hub) after every successful commit
+        self.greenlet = gevent.spawn(self._loop)
 
     def submit(self, client, items):
         waiter = Waiter()
         self.pending.append((client, items, waiter))
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.run_callback(self._flush)
+        self.wakeup.set()
         return waiter.get()
 
     def call(self, fn):
-        """Run fn(ks) in the next batch; returns its result (or raises its CommandError)."""
+        """Run fn(ks) in the next batch; returns its result (or raises its exception)."""
         res = self.submit(None, fn)
         if isinstance(res, BaseException):
             raise res
         return res
 
-    def _flush(self):
-        self.scheduled = False
-        entries = self.pending
-        self.pending = []
-        results = self._run_batch(entries)
-        for (client, items, waiter), out in zip(entries, results):
-            waiter.switch(out)
+    def close(self):
+        self.greenlet.kill(block=False)
+        self.pool.kill()
+
+    def _loop(self):
+        while True:
+            self.wakeup.wait()
+            self.wakeup.clear()
+            entries = self.pending
+            if not entries:
+                continue
+            self.pending = []
+            results = self.pool.apply(self._run_batch, (entries,))
+            if self.batches and self.on_commit:
+                for fn in self.on_commit:
+                    fn()
+            run = self.loop.run_callback
+            for (client, items, waiter), out in zip(entries, results):
+                run(waiter.switch, out)
 
     def _run_batch(self, entries):
         st = self.storage
         env = st.env
         batch = Batch(st)
+        over_quota = st.over_quota() if self.server.cfg.maxmemory else False
         try:
             txn = st.begin_write()
         except lmdb.Error as e:
             log.error("cannot begin write transaction: %s", e)
             return [self._failure(client, items, e) for client, items, _ in entries]
         ks = Keyspace(st, txn, batch)
-        over_quota = st.over_quota() if self.server.cfg.maxmemory else False
         results = []
         ncmd = 0
         for client, items, _ in entries:
@@ -233,8 +255,6 @@ class Writer:
         st.last_commit_error = None
         self.batches += 1
         self.batched_commands += ncmd
-        for fn in self.on_commit:
-            fn()
         return results
 
     @staticmethod

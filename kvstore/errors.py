@@ -78,6 +78,7 @@ HELLO_NOAUTH = (
 CLIENT_LIST_BAD_TYPE = "ERR Unknown client type '{}'"
 CLIENT_KILL_BAD_TYPE = "ERR Unknown client type '{}'"
 INVALID_CLIENT_ID = "ERR Invalid client ID"
+CLIENT_KILL_ID_NOT_POSITIVE = "ERR client-id should be greater than 0"
 DENIED_PROTECTED = (
     "DENIED Redis is running in protected mode because protected mode is enabled and no "
     "password is set for the default user. In this mode connections are only accepted from "
@@ -129,3 +130,50 @@ PROTO_TOO_BIG_MBULK = "too big mbulk count string"
 PROTO_TOO_BIG_BULK = "too big bulk count string"
 PROTO_UNBALANCED_QUOTES = "unbalanced quotes in request"
 PROTO_EXPECTED_DOLLAR = "expected '$', got '{}'"
+
+# --- config ----------------------------------------------------------------------------------
+# CONFIG SET / CONFIG REWRITE replies (kvstore/config.py raises ConfigError with these).
+CONFIG_SET_UNKNOWN = "ERR Unknown option or number of arguments for CONFIG SET - '{}'"
+CONFIG_SET_FAILED = "ERR CONFIG SET failed (possibly related to argument '{}') - {}"
+CONFIG_SET_FAILED_BARE = "ERR CONFIG SET failed (possibly related to argument '{}')"
+CONFIG_REWRITE_NO_FILE = "ERR The server is running without a config file"
+CONFIG_REWRITE_FAILED = "ERR Rewriting config file: {}"
+# Reasons: the tail of CONFIG_SET_FAILED, and of start-up config errors (Redis's texts).
+CFG_IMMUTABLE = "can't set immutable config"
+CFG_PROTECTED = "can't set protected config"
+CFG_DUPLICATE = "duplicate parameter"
+CFG_WRONG_ARGS = "wrong number of arguments"
+CFG_YES_NO = "argument must be 'yes' or 'no'"
+CFG_ENUM = "argument(s) must be one of the following: {}"
+CFG_INTEGER = "argument couldn't be parsed into an integer"
+CFG_MEMORY = "argument must be a memory value"
+CFG_MEMORY_PERCENT = "argument must be a memory or percent value"
+CFG_OCTAL = "argument couldn't be parsed as an octal number"
+CFG_RANGE = "argument must be between {} and {} inclusive"
+CFG_PERCENT_RANGE = "percentage argument must be less or equal to {}"
+CFG_SAVE_INVALID = "Invalid save parameters"
+CFG_COB_ARGS = "Wrong number of arguments in buffer limit configuration."
+CFG_COB_CLASS = "Invalid client class specified in buffer limit configuration."
+CFG_COB_VALUES = "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+CFG_OOM_VALUES = "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+CFG_NKE_INVALID = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+CFG_MASTER_PORT = "Invalid master port"
+CFG_BIND_TOO_MANY = "Too many bind addresses specified."
+CFG_PERCENTILES_INVALID = "Invalid latency-tracking-info-percentiles parameters"
+CFG_PERCENTILES_RANGE = (
+    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+# Start-up only (config file / command line).
+CFG_UNBALANCED_QUOTES = "Unbalanced quotes in configuration line"
+CFG_BAD_DIRECTIVE = "Bad directive or wrong number of arguments"
+CFG_SENTINEL = "sentinel directive while not in sentinel mode"
+CFG_CANT_OPEN = "{}: can't open config file: {}"
+CFG_CANT_OPEN_INCLUDE = "can't open config file '{}': {}"
+CFG_NO_STDIN = "command line: reading the configuration from stdin ('-') is not supported"
+CFG_NO_MODULES = "modules are not supported by kvstore (loadmodule and module options are refused)"
+# Reasons a change hook (Config.on_change) raises to refuse a CONFIG SET (Redis's apply texts).
+CFG_APPLY_PORT = "Unable to listen on this port. Check server logs."
+CFG_APPLY_BIND = "Failed to bind to specified addresses."
+CFG_APPLY_TLS = "Unable to update TLS configuration. Check server logs."
+CFG_APPLY_APPENDONLY = "Unable to turn on AOF. Check server logs."
+CFG_APPLY_MAXCLIENTS = (
+    "The operating system is not able to handle the specified number of clients, try with {}")

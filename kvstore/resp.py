@@ -227,8 +227,12 @@ class RequestParser:
                     return pos
                 if buf[p] != 36:                                 # '$'
                     raise ProtocolError(errors.PROTO_EXPECTED_DOLLAR.format(chr(buf[p])))
-                blen = strict_int(buf[p + 1:cr])
-                if blen is None or blen < 0 or blen > max_bulk:
+                digits = buf[p + 1:cr]
+                # Canonical non-negative decimal (Redis's string2ll, then ll < 0 is invalid).
+                if not digits.isdigit() or (digits[0] == 48 and len(digits) > 1):
+                    raise ProtocolError(errors.PROTO_INVALID_BULK)
+                blen = int(digits)
+                if blen > max_bulk:
                     raise ProtocolError(errors.PROTO_INVALID_BULK)
                 if blen > UNAUTH_MAX_BULK and not self.authenticated:
                     raise ProtocolError(errors.PROTO_UNAUTH_BULK)

@@ -183,8 +183,10 @@ class Server:
                 optional = addr.startswith("-")
                 host = addr[1:] if optional else addr
                 family = gsocket.AF_INET6 if ":" in host else gsocket.AF_INET
-                if host == "*":
-                    host, family = "0.0.0.0", gsocket.AF_INET
+                if host == "*":                      # Redis: all IPv4 interfaces
+                    host = "0.0.0.0"
+                elif host == "::*":                  # Redis: all IPv6 interfaces
+                    host = "::"
                 sock = gsocket.socket(family, gsocket.SOCK_STREAM)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == gsocket.AF_INET6:
@@ -404,6 +406,7 @@ class Server:
         for c in list(self.clients.values()):
             if c.greenlet is not None:
                 c.greenlet.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.writer.close()
         self.storage.close()
         if self.cfg.unixsocket:
             try:
@@ -441,10 +444,9 @@ def main(argv=None):
         daemonize()
     setup_logging(cfg)
     try:
-        os.makedirs(cfg.dir, exist_ok=True)
-        os.chdir(cfg.dir)
+        os.chdir(cfg.dir_abs)
     except OSError as e:
-        log.error("Can't chdir to '%s': %s", cfg.dir, e.strerror)
+        log.error("Can't chdir to '%s': %s", cfg.dir_abs, e.strerror)
         return 1
     ignored = cfg.ignored_options_set()
     if ignored:

@@ -208,7 +208,7 @@ def client_kill(ks, client, args):
         if opt == b"id":
             v = strict_int(val)
             if v is None or v <= 0:
-                raise CommandError(errors.INVALID_CLIENT_ID)
+                raise CommandError(errors.CLIENT_KILL_ID_NOT_POSITIVE)
             filters.append(lambda c, v=v: c.id == v)
         elif opt == b"addr":
             filters.append(lambda c, v=val.decode("utf-8", "replace"): c.addr == v)

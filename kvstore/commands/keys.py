@@ -211,15 +211,12 @@ def keys(ks, client, args):
          summary="Incrementally iterate the keys space", since="2.8.0")
 def scan(ks, client, args):
     cursor = args[1]
-    cid = strict_int(cursor) if cursor.isdigit() or cursor[:1] == b"-" else None
-    if cid is None:
-        # Redis parses cursors as unsigned 64-bit; anything else is an invalid cursor.
-        try:
-            cid = int(cursor)
-            if cid < 0 or cid >= 2 ** 64 or not cursor.isdigit():
-                raise ValueError
-        except ValueError:
-            raise CommandError(errors.INVALID_CURSOR) from None
+    # Redis parses the cursor with strtoul: digits with an optional sign, no spaces, no
+    # overflow ("-1" wraps around to a huge cursor).
+    body = cursor[1:] if cursor[:1] in (b"-", b"+") else cursor
+    if not body.isdigit() or int(body) >= 2 ** 64:
+        raise CommandError(errors.INVALID_CURSOR)
+    cid = int(body) if cursor[:1] != b"-" else (2 ** 64 - int(body)) % 2 ** 64
     count = 10
     rx = None
     want_type = None
@@ -239,6 +236,9 @@ def scan(ks, client, args):
             raise _SYNTAX
         i += 2
     server = client.server
+    # Cursors are positions this server handed out; an unknown one (a restart, a made-up
+    # number) restarts the iteration, which keeps SCAN's guarantee that every key present
+    # throughout is returned.
     start_after = server.scan_cursors.get((cid, ks.pdb)) if cid else None
     out = []
     seen = 0

@@ -250,7 +250,7 @@ def command_docs(ks, client, args):
     return Map(out)
 
 
-@command("getkeys", -3, "loading stale", parent="command", group="server",
+@command("getkeys", -4, "loading stale", parent="command", group="server",
          summary="Extract keys given a full Redis command", since="2.8.13")
 def command_getkeys(ks, client, args):
     c = _find(args[2])
@@ -292,7 +292,7 @@ def config_set(ks, client, args):
     pairs = [(args[i].decode("utf-8", "replace"), args[i + 1].decode("utf-8", "surrogateescape"))
              for i in range(2, len(args), 2)]
     try:
-        client.server.cfg.set_many(pairs)
+        client.server.cfg.set_many(pairs, local=client.is_local())
     except ConfigError as e:
         raise CommandError(str(e)) from None
     return OK
@@ -338,7 +338,7 @@ def _debug_allowed(client):
     if mode == "yes":
         return True
     if mode == "local":
-        return client.kind == "unix" or client.addr.startswith(("127.0.0.1:", "[::1]:"))
+        return client.is_local()
     return False
 
 
@@ -380,17 +380,17 @@ def debug(ks, client, args):
             rks.select(client.db)
             rks.hide_expired = False
             if sub == b"digest" and n == 2:
-                return _digest(server, range(server.cfg.databases), rks).encode()
+                return Simple(_digest(server, range(server.cfg.databases), rks))
             if sub == b"digest-value":
                 out = []
                 for key in args[2:]:
                     rec = rks.lookup_raw(key)
                     if rec is None:
-                        out.append(b"0" * 40)
+                        out.append(Simple("0" * 40))
                         continue
                     type_name, value = rks.read_value(rec)
-                    out.append(value_digest(type_name, value,
-                                            bool(HDR.unpack_from(rec)[1])).hex().encode())
+                    out.append(Simple(value_digest(type_name, value,
+                                                   bool(HDR.unpack_from(rec)[1])).hex()))
                 return out
             if sub == b"object" and n == 3:
                 rec = rks.lookup_raw(args[2])

@@ -225,14 +225,14 @@ def getex(ks, client, args):
         else:
             raise _SYNTAX
         i += 1
-    when = 0
-    if expire is not None:
-        unit, relative = _SET_EXPIRE_OPTS[expire[0]]
-        when = _expire_at(ks, expire[1], unit, relative, "getex")
     rec, value = _existing_string(ks, key)
     if rec is None:
         return None
     value = bytes(value)
+    when = 0
+    if expire is not None:          # Redis validates the time only once the key exists
+        unit, relative = _SET_EXPIRE_OPTS[expire[0]]
+        when = _expire_at(ks, expire[1], unit, relative, "getex")
     if expire is not None:
         if when <= ks.now:
             ks.delete(key)

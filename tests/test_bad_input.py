@@ -1,0 +1,118 @@
+"""Bad input: malformed RESP, oversized headers, huge keys and values, a full data quota and a
+full LMDB map. The server answers as Redis does, stays up and keeps acknowledged data."""
+
+import redis
+
+from tests.conftest import RawConn
+
+
+def _protocol_error(port, data):
+    c = RawConn(port)
+    c.send(data)
+    out = c.read_all_until_closed()
+    c.close()
+    return out
+
+
+def test_malformed_resp_gets_error_and_close(kvstore_session, redis_ref):
+    cases = [b"*1\r\n:5\r\n", b"*abc\r\n", b"*1\r\n$-5\r\n", b"*1\r\n$600000000\r\n",
+             b'GET "unbalanced\r\n', b"*1\r\n*1\r\n$1\r\nx\r\n",
+             b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*1\r\n+x\r\n"]
+    for data in cases:
+        assert _protocol_error(kvstore_session.port, data) == \
+            _protocol_error(redis_ref.port, data), data
+    assert kvstore_session.client().ping() is True
+
+
+def test_unauthenticated_limits_match_redis(make_server):
+    outs = []
+    for kind in ("kvstore", "redis"):
+        srv = make_server(kind, ["--requirepass", "pw"]).start()
+        outs.append([_protocol_error(srv.port, b"*20\r\n"),
+                     _protocol_error(srv.port, b"*1\r\n$20000\r\n"),
+                     RawConn(srv.port).call("GET", "x"),
+                     RawConn(srv.port).call("AUTH", "wrong"),
+                     RawConn(srv.port).call("PING")])
+        c = srv.client(password="pw")
+        c.set("k", "v")
+        assert c.get("k") == b"v"
+    assert outs[0] == outs[1]
+    assert outs[0][0] == b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+
+
+def test_huge_key_and_value_roundtrip(kv):
+    big_key = b"k" * (1024 * 1024)
+    kv.set(big_key, b"v")
+    assert kv.get(big_key) == b"v"
+    assert kv.exists(big_key) == 1
+    assert kv.keys("k*") == [big_key]
+    other = big_key[:-1] + b"j"                 # same 449-byte head, different key
+    kv.set(other, b"w")
+    assert kv.mget(big_key, other) == [b"v", b"w"]
+    kv.rename(big_key, b"short")
+    assert kv.get(b"short") == b"v"
+    assert kv.get(big_key) is None
+    kv.rename(b"short", big_key)
+    assert kv.get(big_key) == b"v"
+    value = bytes(range(256)) * 40000           # 10 MB
+    kv.set("bigval", value)
+    assert kv.get("bigval") == value
+    assert kv.strlen("bigval") == len(value)
+    assert kv.dbsize() == 3
+    assert kv.delete(big_key, other) == 2
+
+
+def test_maxmemory_quota_refuses_writes_but_not_reads_or_deletes(make_server):
+    srv = make_server("kvstore", ["--maxmemory", "3mb"]).start()
+    c = srv.client()
+    stored = 0
+    err = None
+    for i in range(2000):
+        try:
+            c.set("k%d" % i, b"x" * 4000)
+            stored += 1
+        except redis.ResponseError as e:
+            err = str(e)
+            break
+    assert err == "command not allowed when used memory > 'maxmemory'."
+    assert stored > 100
+    assert c.get("k0") == b"x" * 4000
+    assert c.delete("k0", "k1") == 2
+    c.flushall()
+    c.config_set("maxmemory", "0")
+    c.set("after", "1")
+    assert c.get("after") == b"1"
+
+
+def test_full_map_fails_only_the_command(make_server):
+    srv = make_server("kvstore", ["--storage-map-size", "8mb"]).start()
+    c = srv.client()
+    ok = 0
+    err = None
+    for i in range(1000):
+        try:
+            c.set("k%d" % i, b"y" * 50000)
+            ok += 1
+        except redis.ResponseError as e:
+            err = str(e)
+            break
+    assert err == "command not allowed when used memory > 'maxmemory'."
+    assert ok > 10
+    for i in range(ok):
+        assert c.get("k%d" % i) == b"y" * 50000
+    assert c.delete("k0") == 1
+    assert c.ping() is True
+    srv.stop()
+    srv.start()
+    c = srv.client()
+    assert c.dbsize() == ok - 1
+
+
+def test_inline_and_pipelined_commands(kvstore_session):
+    c = RawConn(kvstore_session.port)
+    c.send(b"SET a 1\r\nGET a\r\n" + RawConn.encode("INCR", "a") * 100 + b"PING\r\n")
+    replies = [c.read_reply() for _ in range(103)]
+    assert replies[:2] == [b"+OK\r\n", b"$1\r\n1\r\n"]
+    assert replies[2:102] == [b":%d\r\n" % i for i in range(2, 102)]
+    assert replies[102] == b"+PONG\r\n"
+    c.close()

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Benchmark kvstore against a real redis-server in the same run, with the same loads.
+
+For each appendfsync mode, starts kvstore and redis-server (appendonly yes, the same
+appendfsync) on free ports in temporary directories, runs redis-benchmark for each test and
+pipeline depth against both, and prints ops/s side by side with the ratio kvstore/redis.
+Optionally loads N keys into kvstore and reports its anonymous resident memory (RssAnon).
+
+    .venv/bin/python tools/benchmark.py                    # the full matrix
+    .venv/bin/python tools/benchmark.py --tests set,get --pipelines 1 --fsync everysec
+    .venv/bin/python tools/benchmark.py --memory-keys 1000000
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("server exited early with %s" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("server on port %d did not come up" % port)
+
+
+class Server:
+    def __init__(self, kind, fsync):
+        self.kind = kind
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="kvbench-%s-" % kind)
+        common = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                  "--appendfsync", fsync, "--save", "", "--logfile",
+                  os.path.join(self.dir, "log")]
+        if kind == "kvstore":
+            cmd = [sys.executable, "-m", "kvstore"] + common
+        else:
+            cmd = [shutil.which("redis-server") or "/usr/bin/redis-server"] + common + [
+                "--appendonly", "yes"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def redis_benchmark(port, test, pipeline, clients, requests, keyspace):
+    cmd = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c",
+           str(clients), "-P", str(pipeline), "-r", str(keyspace), "-q", "--csv"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    for line in out.splitlines():
+        m = re.match(r'"([^"]+)","([0-9.]+)"', line)
+        if m:
+            return float(m.group(2))
+    raise SystemExit("cannot parse redis-benchmark output: %r" % out)
+
+
+def rss_anon(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def memory_check(nkeys):
+    srv = Server("kvstore", "everysec")
+    try:
+        before = rss_anon(srv.proc.pid)
+        t0 = time.monotonic()
+        subprocess.run(["redis-benchmark", "-p", str(srv.port), "-t", "set", "-n", str(nkeys),
+                        "-r", str(nkeys * 100), "-c", "50", "-P", "64", "-d", "32", "-q"],
+                       capture_output=True, timeout=1800)
+        # -r draws random keys; top up with a deterministic sequential load to reach nkeys.
+        import redis
+        c = redis.Redis(port=srv.port)
+        have = c.dbsize()
+        pipe = c.pipeline(transaction=False)
+        i = 0
+        while have + i < nkeys:
+            pipe.set("fill:%d" % i, "x" * 32)
+            i += 1
+            if i % 10000 == 0:
+                pipe.execute()
+        pipe.execute()
+        load_s = time.monotonic() - t0
+        keys = c.dbsize()
+        after = rss_anon(srv.proc.pid)
+        data = c.info("memory")
+        return keys, before, after, data["kvstore_file_bytes"], load_s
+    finally:
+        srv.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tests", default="set,get,incr,mset")
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--fsync", default="everysec,always")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--keyspace", type=int, default=100000)
+    ap.add_argument("--memory-keys", type=int, default=0,
+                    help="also load this many keys into kvstore and report RssAnon")
+    args = ap.parse_args()
+    rows = []
+    for fsync in args.fsync.split(","):
+        servers = {k: Server(k, fsync) for k in ("kvstore", "redis")}
+        try:
+            for test in args.tests.split(","):
+                for pipeline in map(int, args.pipelines.split(",")):
+                    n = args.requests * (4 if pipeline > 1 else 1)
+                    kv = redis_benchmark(servers["kvstore"].port, test, pipeline, args.clients,
+                                         n, args.keyspace)
+                    rd = redis_benchmark(servers["redis"].port, test, pipeline, args.clients,
+                                         n, args.keyspace)
+                    rows.append((fsync, test.upper(), pipeline, kv, rd))
+                    print("%-9s %-6s P%-3d kvstore %10.0f  redis %10.0f  ratio %.2f"
+                          % (fsync, test.upper(), pipeline, kv, rd, kv / rd), flush=True)
+        finally:
+            for s in servers.values():
+                s.stop()
+    print()
+    print("| appendfsync | test | pipeline | kvstore ops/s | redis ops/s | kvstore/redis |")
+    print("|---|---|---|---|---|---|")
+    for fsync, test, pipeline, kv, rd in rows:
+        print("| %s | %s | %d | %.0f | %.0f | %.2f |" % (fsync, test, pipeline, kv, rd, kv / rd))
+    if args.memory_keys:
+        keys, before, after, file_bytes, secs = memory_check(args.memory_keys)
+        print()
+        print("memory: %d keys loaded in %.0f s; RssAnon %.1f MB at start, %.1f MB loaded; "
+              "LMDB file %.1f MB" % (keys, secs, before / 1e6, after / 1e6, file_bytes / 1e6))
+
+
+if __name__ == "__main__":
+    main()
