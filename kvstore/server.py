@@ -99,6 +99,7 @@ class Server:
         self.clients = {}
         self._next_client_id = 0
         self.listeners = []
+        self._last_listen = None
         self.stop_event = gevent.event.Event()
         self.stop_reason = None
         self.stopping = False
@@ -111,7 +112,51 @@ class Server:
         self.reset_stats()
         self.dirty = 0
         self.writer.on_commit.append(self._on_commit)
-        cfg.on_change("maxclients", lambda c, n: None)
+        self._install_config_hooks()
+
+    # ---- runtime configuration -------------------------------------------------------------
+    def _install_config_hooks(self):
+        """Apply CONFIG SET of the options that need action (the rest are read live)."""
+        cfg = self.cfg
+        listen_hook = self._relisten
+        cfg.on_change("port", listen_hook)
+        cfg.on_change("bind", listen_hook)
+        cfg.on_change("loglevel", lambda c, n: logging.getLogger().setLevel(
+            _LEVELS.get(c.loglevel, 25)))
+
+        def bulk_len(c, n):
+            for client in self.clients.values():
+                client.parser.max_bulk_len = c.proto_max_bulk_len
+        cfg.on_change("proto-max-bulk-len", bulk_len)
+
+    def _relisten(self, cfg, name):
+        """Bind the new TCP listeners first; only when all succeed, swap them in (Redis's
+        changeListener does the same). Raises ConfigError to roll the change back."""
+        if not self.listeners:
+            return                        # not serving yet: serve_forever binds
+        old = [(s, k) for s, k in self.listeners if k == "tcp"]
+        keep = [(s, k) for s, k in self.listeners if k != "tcp"]
+        for s, _ in old:
+            s.close()                     # free the port (it may be the same one)
+        gevent.sleep(0)                   # gevent closes a socket with waiters in a callback
+        self.listeners = list(keep)
+        failed = None
+        try:
+            self._listen(tcp_only=True)
+        except OSError as e:
+            log.warning("CONFIG SET %s failed to listen: %s", name, e)
+            failed = ConfigError(errors.CFG_APPLY_PORT if name == "port"
+                                 else errors.CFG_APPLY_BIND)
+            self.listeners = list(keep)
+            try:
+                self._listen(tcp_only=True, cfg_override=self._last_listen)
+            except OSError:
+                log.error("could not restore the previous listeners")
+        for sock, kind in self.listeners:
+            if all(sock is not k for k, _ in keep):
+                gevent.spawn(self._accept_loop, sock, kind)
+        if failed is not None:
+            raise failed
 
     # ---- stats -------------------------------------------------------------------------------
     def reset_stats(self):
@@ -176,10 +221,12 @@ class Server:
         self.dirty = 0
 
     # ---- listeners ---------------------------------------------------------------------------
-    def _listen(self):
+    def _listen(self, tcp_only=False, cfg_override=None):
         cfg = self.cfg
-        if cfg.port:
-            for addr in cfg.bind:
+        port, binds = cfg_override or (cfg.port, list(cfg.bind))
+        new = []
+        if port:
+            for addr in binds:
                 optional = addr.startswith("-")
                 host = addr[1:] if optional else addr
                 family = gsocket.AF_INET6 if ":" in host else gsocket.AF_INET
@@ -195,17 +242,23 @@ class Server:
                     except OSError:
                         pass
                 try:
-                    sock.bind((host, cfg.port))
+                    sock.bind((host, port))
                     sock.listen(cfg.tcp_backlog)
                 except OSError as e:
                     sock.close()
                     if optional or e.errno in (97, 99):    # EAFNOSUPPORT, EADDRNOTAVAIL
                         log.warning("Could not create server TCP listening socket %s:%d: %s",
-                                    host, cfg.port, e.strerror)
+                                    host, port, e.strerror)
                         if optional:
                             continue
+                    for s, _ in new:
+                        s.close()
                     raise
-                self.listeners.append((sock, "tcp"))
+                new.append((sock, "tcp"))
+        self.listeners.extend(new)
+        self._last_listen = (port, binds)
+        if tcp_only:
+            return
         if cfg.unixsocket:
             path = cfg.unixsocket
             try:
@@ -227,8 +280,8 @@ class Server:
             try:
                 sock, peer = lsock.accept()
             except OSError:
-                if self.stopping:
-                    return
+                if self.stopping or all(lsock is not s for s, _ in self.listeners):
+                    return                      # closed by shutdown or CONFIG SET port/bind
                 gevent.sleep(0.01)
                 continue
             self.stat_connections += 1

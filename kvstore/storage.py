@@ -45,6 +45,32 @@ SYS_COUNTS_PREFIX = b"counts:"
 ENV_DIRNAME = "kvstore.lmdb"
 
 
+def iter_log_table(txn, log_db, from_offset):
+    """See Storage.iter_log; usable on any environment holding a kvstore `log` table."""
+    cur = txn.cursor(db=log_db)
+    key = _U64.pack(from_offset)
+    # Start on the record holding from_offset: the last one that begins at or before it.
+    if cur.set_range(key):
+        if cur.key() != key and not cur.prev():
+            raise KeyError(from_offset)              # older than the oldest byte held
+    elif not cur.last():
+        return                                       # empty log
+    first = True
+    for k, v in cur:
+        start = _U64.unpack(k)[0]
+        data = v[_LOG_TS.size:]
+        if first:
+            first = False
+            skip = from_offset - start
+            if skip > len(data):
+                raise KeyError(from_offset)          # beyond the end of the log
+            if skip:
+                data = data[skip:]
+                start = from_offset
+        if data:
+            yield start, bytes(data)
+
+
 class Storage:
     """Owns the environment and the committed in-memory mirrors of the sys records.
 
@@ -166,6 +192,13 @@ class Storage:
         with self.env.begin(write=True) as txn:
             txn.put(SYS_LASTSAVE, _U64.pack(self.lastsave), db=self.sys_db)
         self.sync()
+
+    # ---- replication log reading ---------------------------------------------------------------
+    def iter_log(self, txn, from_offset):
+        """Yield (offset of first byte, bytes) chunks of the stream from byte `from_offset`
+        (1-based, as Redis numbers stream bytes) to the end committed in `txn`. Raises
+        KeyError if the log no longer holds `from_offset`."""
+        return iter_log_table(txn, self.log_db, from_offset)
 
     # ---- replication log retention -----------------------------------------------------------
     def log_first_offset(self, txn=None):

@@ -141,3 +141,34 @@ def test_ipv6_and_optional_bind(make_server):
         assert "Could not create server TCP listening socket" in srv.log()
     finally:
         srv.cleanup()
+
+
+def test_config_set_port_rebinds(make_server):
+    srv = make_server("kvstore").start()
+    c = srv.client()
+    c.set("k", "v")
+    new_port = free_port()
+    c.config_set("port", str(new_port))
+    moved = redis.Redis(port=new_port, protocol=2)
+    assert moved.get("k") == b"v"
+    assert moved.config_get("port") == {"port": str(new_port)}
+    try:
+        redis.Redis(port=srv.port, protocol=2, socket_connect_timeout=2).ping()
+        raise AssertionError("old port still accepts connections")
+    except redis.ConnectionError:
+        pass
+    blocker = __import__("socket").socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    taken = blocker.getsockname()[1]
+    try:
+        moved.config_set("port", str(taken))
+        raise AssertionError("binding a taken port must fail")
+    except redis.ResponseError as e:
+        assert str(e) == ("CONFIG SET failed (possibly related to argument 'port') - "
+                          "Unable to listen on this port. Check server logs.")
+    finally:
+        blocker.close()
+    assert redis.Redis(port=new_port, protocol=2).ping() is True
+    assert moved.config_get("port") == {"port": str(new_port)}
+    srv.port = new_port

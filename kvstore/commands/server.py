@@ -284,7 +284,7 @@ def config_get(ks, client, args):
     return Map([(k.encode(), v.encode()) for k, v in client.server.cfg.get_matching(pats)])
 
 
-@command("set", -4, "admin noscript loading stale", parent="config", group="server",
+@command("set", -4, "admin noscript loading stale conn", parent="config", group="server",
          summary="Set configuration parameters to the given values", since="2.0.0")
 def config_set(ks, client, args):
     if len(args) % 2 != 0:
@@ -298,7 +298,7 @@ def config_set(ks, client, args):
     return OK
 
 
-@command("rewrite", 2, "admin noscript loading stale", parent="config", group="server",
+@command("rewrite", 2, "admin noscript loading stale conn", parent="config", group="server",
          summary="Rewrite the configuration file with the in memory configuration",
          since="2.8.0")
 def config_rewrite(ks, client, args):

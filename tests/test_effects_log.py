@@ -1,0 +1,79 @@
+"""What goes to the on-disk replication log: the effects a Redis 7.0 primary propagates
+(relative TTLs made absolute, rewrites, no-ops logged as nothing, SELECT on db change, lazy
+expiry wrapped with the command in MULTI/EXEC), with offsets counting RESP bytes exactly."""
+
+import time
+
+from tools.kvlog import read_commands
+from tests.conftest import wait_until
+
+
+def _log_after(srv, c, marker):
+    """Commands logged after the SET of `marker` (which every test writes first)."""
+    cmds = [cmd for _, cmd in read_commands(srv.dir)]
+    idx = max(i for i, cmd in enumerate(cmds) if cmd[:2] == [b"SET", marker])
+    return cmds[idx + 1:]
+
+
+def test_propagated_effects(make_server):
+    srv = make_server("kvstore").start()
+    c = srv.client()
+    c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    c.set("marker", "1")
+    before = int(time.time() * 1000)
+    c.execute_command("set", "a", "1", "EX", "100")
+    c.execute_command("SET", "b", "1", "PXAT", "99999999999999")
+    c.execute_command("SET", "c", "1", "GET")
+    c.execute_command("SETEX", "d", "100", "v")
+    c.execute_command("EXPIRE", "c", "100")
+    c.execute_command("EXPIRE", "nokey", "100")          # no-op: nothing logged
+    c.execute_command("DEL", "nokey")                    # no-op: nothing logged
+    c.execute_command("PEXPIREAT", "c", "99999999999999")
+    c.execute_command("INCRBYFLOAT", "f", "1.5")
+    c.execute_command("GETDEL", "f")
+    c.execute_command("GETSET", "g", "x")
+    c.execute_command("SET", "n", "1", "NX")
+    c.execute_command("SET", "n", "1", "NX")             # not set: nothing logged
+    c.execute_command("PERSIST", "c")
+    c.execute_command("SELECT", "2")
+    c.execute_command("SET", "z", "1")
+    c.execute_command("SELECT", "0")
+    c.execute_command("EXPIRE", "g", "-1")               # past: becomes DEL
+    c.execute_command("SET", "lazy", "v", "PX", "1")
+    wait_until(lambda: c.pttl("lazy") == -2, what="lazy key to expire")
+    c.execute_command("APPEND", "lazy", "w")             # lazy expiry inside a write
+    after = int(time.time() * 1000)
+    log = _log_after(srv, c, b"marker")
+    pxat = int(log[0][4])
+    assert before + 100000 <= pxat <= after + 100000
+    assert log[0] == [b"SET", b"a", b"1", b"PXAT", b"%d" % pxat]
+    assert log[1] == [b"SET", b"b", b"1", b"PXAT", b"99999999999999"]
+    assert log[2] == [b"SET", b"c", b"1"]
+    assert log[3][:4] == [b"SET", b"d", b"v", b"PXAT"]
+    assert log[4][:2] == [b"PEXPIREAT", b"c"] and int(log[4][2]) >= before + 100000
+    assert log[5] == [b"PEXPIREAT", b"c", b"99999999999999"]
+    assert log[6] == [b"SET", b"f", b"1.5", b"KEEPTTL"]
+    assert log[7] == [b"DEL", b"f"]
+    assert log[8] == [b"SET", b"g", b"x"]
+    assert log[9] == [b"SET", b"n", b"1", b"NX"]
+    assert log[10] == [b"PERSIST", b"c"]
+    assert log[11] == [b"SELECT", b"2"]
+    assert log[12] == [b"SET", b"z", b"1"]
+    assert log[13] == [b"SELECT", b"0"]
+    assert log[14] == [b"DEL", b"g"]
+    assert log[15][:4] == [b"SET", b"lazy", b"v", b"PXAT"]
+    assert log[16:] == [[b"MULTI"], [b"DEL", b"lazy"], [b"APPEND", b"lazy", b"w"], [b"EXEC"]]
+
+
+def test_offsets_count_resp_bytes(make_server):
+    srv = make_server("kvstore").start()
+    c = srv.client()
+    start = c.info("replication")["master_repl_offset"]
+    c.set("k", "v")                                       # first write: SELECT 0 + SET
+    select = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
+    setcmd = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    assert c.info("replication")["master_repl_offset"] == start + len(select) + len(setcmd)
+    offsets = read_commands(srv.dir)
+    assert offsets[-1] == (start + len(select) + 1, [b"SET", b"k", b"v"])
+    c.get("k")                                            # reads log nothing
+    assert c.info("replication")["master_repl_offset"] == start + len(select) + len(setcmd)
