@@ -100,8 +100,8 @@ def run_reads(server, client, items):
                 reply = cmd.handler(ks, client, args)
             except CommandError as e:
                 reply = e
+            resp3 = client.resp3            # HELLO switches protocol for its own reply
             out.append(encode(reply, resp3))
-            resp3 = client.resp3
         return out
     finally:
         txn.abort()
@@ -242,8 +242,8 @@ class Writer:
                     except CommandError as e:
                         reply = e
                     ks.end_command()             # lazy-expiry deletions of a read
-                out.append(encode(reply, resp3))
                 resp3 = client.resp3
+                out.append(encode(reply, resp3))
             results.append(b"".join(out))
         try:
             st.commit_write(txn, batch)

@@ -116,3 +116,13 @@ def test_inline_and_pipelined_commands(kvstore_session):
     assert replies[2:102] == [b":%d\r\n" % i for i in range(2, 102)]
     assert replies[102] == b"+PONG\r\n"
     c.close()
+
+
+def test_redis_py_default_resp3_client(kvstore_session):
+    """redis-py 8 speaks RESP3 by default (HELLO 3): its handshake and replies work."""
+    import redis as redis_mod
+    c = redis_mod.Redis(port=kvstore_session.port)
+    assert c.set("r3", "v") is True
+    assert c.get("r3") == b"v"
+    assert c.connection_pool.get_connection().handshake_metadata[b"proto"] == 3
+    c.delete("r3")
