@@ -27,7 +27,8 @@ from kvstore.config import Config, ConfigError
 
 log = logging.getLogger("kvstore")
 
-EXPIRE_KEYS_PER_CYCLE = 200
+EXPIRE_KEYS_PER_CALL = 1000
+EXPIRE_CALL_BUDGET = 0.005
 RECLAIM_RECORDS_PER_SLICE = 2000
 
 
@@ -357,28 +358,40 @@ class Server:
         self._trim_log()
 
     def _active_expire(self):
-        """One bounded pass over the ordered expiry index of every db (Redis's active expire
-        cycle, but exact instead of sampled). Each DEL is its own propagated unit."""
+        """Expire due keys from the ordered expiry index of every db (Redis's active expire
+        cycle, but exact instead of sampled). Each writer call removes at most
+        EXPIRE_KEYS_PER_CALL keys or runs EXPIRE_CALL_BUDGET seconds; calls repeat while keys
+        remain due, up to a quarter of the cron period, so expiry keeps up without ever
+        holding the writer for long. Each DEL/UNLINK is its own propagated unit."""
         st = self.storage
         todo = [db for db in range(self.cfg.databases) if st.counts_of(st.dbmap[db])[1]]
         if not todo:
             return
+        del_cmd = b"UNLINK" if self.cfg.lazyfree_lazy_expire else b"DEL"
 
         def expire_some(ks):
             ks.unwrapped = True
             n = 0
+            deadline = time.monotonic() + EXPIRE_CALL_BUDGET
             for db in todo:
                 ks.select(db)
-                for key, rec in ks.expired_keys(ks.prefix, EXPIRE_KEYS_PER_CYCLE - n):
-                    ks.remove_expired(key, rec)
-                    ks.propagate([b"UNLINK" if self.cfg.lazyfree_lazy_expire else b"DEL", key])
-                    n += 1
-                if n >= EXPIRE_KEYS_PER_CYCLE:
-                    break
+                while n < EXPIRE_KEYS_PER_CALL and time.monotonic() < deadline:
+                    due = ks.expired_keys(ks.prefix, 64)
+                    if not due:
+                        break
+                    for key, rec in due:
+                        ks.remove_expired(key, rec)
+                        ks.propagate([del_cmd, key])
+                    n += len(due)
             return n
 
-        n = self.writer.call(expire_some)
-        self.stat_expired_keys += n
+        stop_at = time.monotonic() + 0.25 / max(1, self.cfg.hz)
+        while True:
+            n = self.writer.call(expire_some)
+            self.stat_expired_keys += n
+            if n < EXPIRE_KEYS_PER_CALL or time.monotonic() >= stop_at or self.stopping:
+                return
+            gevent.sleep(0)
 
     def _reclaim_slice(self):
         """Delete a bounded slice of the records of the first flushed physical db."""

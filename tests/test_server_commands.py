@@ -1,0 +1,166 @@
+"""Server and connection commands through a real client: CLIENT, COMMAND, INFO, SAVE/BGSAVE/
+LASTSAVE, FLUSH*/SWAPDB with data, idle timeout, daemonize, active expiry at volume."""
+
+import os
+import time
+
+import redis
+
+from tests.conftest import RawConn, wait_until
+
+
+def test_client_list_info_kill(kvstore_session):
+    a = kvstore_session.client()
+    b = kvstore_session.client()
+    a.client_setname("alpha")
+    b.client_setname("beta")
+    info = a.client_info()
+    assert (info["name"], str(info["db"]), str(info["resp"])) == ("alpha", "0", "2")
+    assert info["cmd"] == "client|info"
+    names = {c["name"] for c in a.client_list()}
+    assert {"alpha", "beta"} <= names
+    bid = b.client_id()
+    assert a.client_list(client_id=[bid])[0]["name"] == "beta"
+    assert a.client_kill_filter(_id=bid) == 1
+    wait_until(lambda: all(c["name"] != "beta" for c in a.client_list()), what="kill")
+    raw = RawConn(kvstore_session.port)
+    line = raw.call("CLIENT", "INFO")
+    fields = [kv.split(b"=")[0] for kv in line.split(b"\r\n")[1].split(b" ")]
+    assert fields == [b"id", b"addr", b"laddr", b"fd", b"name", b"age", b"idle", b"flags",
+                      b"db", b"sub", b"psub", b"ssub", b"multi", b"qbuf", b"qbuf-free",
+                      b"argv-mem", b"multi-mem", b"rbs", b"rbp", b"obl", b"oll", b"omem",
+                      b"tot-mem", b"events", b"cmd", b"user", b"redir", b"resp"]
+    assert raw.call("QUIT") == b"+OK\r\n"
+    assert raw.read_all_until_closed() == b""
+
+
+def test_command_introspection(kvstore_session, redis_ref):
+    k = RawConn(kvstore_session.port)
+    r = RawConn(redis_ref.port)
+    for cmd in ("get", "set", "mset", "del", "ping"):
+        ours = kvstore_session.client().command()[cmd]
+        theirs = redis_ref.client().command()[cmd]
+        for field in ("name", "arity", "first_key_pos", "last_key_pos", "step_count"):
+            assert ours[field] == theirs[field], (cmd, field)
+    assert k.call("COMMAND", "COUNT").startswith(b":")
+    count = int(k.call("COMMAND", "COUNT")[1:-2])
+    names = kvstore_session.client().execute_command("COMMAND", "LIST")
+    assert count == len([n for n in names if b"|" not in n])
+    assert b"get" in names and b"config|get" in names
+    assert kvstore_session.client().execute_command(
+        "COMMAND", "LIST", "FILTERBY", "PATTERN", "inc*") == sorted(
+        [b"incr", b"incrby", b"incrbyfloat"])
+    docs = kvstore_session.client().execute_command("COMMAND", "DOCS", "get")
+    assert docs[0] == b"get"
+    r.close()
+    k.close()
+
+
+def test_info_sections(kv):
+    kv.set("a", "1")
+    kv.set("b", "2", ex=100)
+    info = kv.info()
+    for field in ("redis_version", "connected_clients", "used_memory", "used_memory_rss",
+                  "rdb_last_save_time", "total_commands_processed", "role",
+                  "master_repl_offset", "used_cpu_sys", "kvstore_data_bytes"):
+        assert field in info, field
+    assert info["db0"] == {"keys": 2, "expires": 1, "avg_ttl": 0}
+    assert info["used_memory"] > 0 and info["used_memory_rss"] > 0
+    assert set(kv.info("keyspace")) == {"db0"}
+    assert "redis_version" not in kv.info("clients")
+    raw = RawConn(kv.connection_pool.connection_kwargs["port"])
+    reply = raw.call("INFO", "server", "clients")
+    text = reply[reply.index(b"\r\n") + 2:]
+    assert text.startswith(b"# Server\r\n") and b"\r\n\r\n# Clients\r\n" in text
+
+
+def test_save_bgsave_lastsave(kv):
+    before = kv.lastsave()
+    time.sleep(1.1)
+    kv.set("k", "v")
+    assert kv.info("persistence")["rdb_changes_since_last_save"] >= 1
+    assert kv.save() is True
+    assert kv.lastsave() > before
+    assert kv.info("persistence")["rdb_changes_since_last_save"] == 0
+    raw = RawConn(kv.connection_pool.connection_kwargs["port"])
+    assert raw.call("BGSAVE") == b"+Background saving started\r\n"
+    assert raw.call("BGSAVE", "SCHEDULE") == b"+Background saving started\r\n"
+
+
+def test_flush_and_swapdb_with_data(make_server):
+    srv = make_server("kvstore").start()
+    c = srv.client()
+    pipe = c.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set("k%d" % i, "v")
+    pipe.execute()
+    c.execute_command("SELECT", "0")
+    c.swapdb(0, 1)
+    assert c.dbsize() == 0
+    c1 = srv.client(db=1)
+    assert c1.dbsize() == 20000
+    assert c1.get("k5") == b"v"
+    assert c.flushall(asynchronous=True) is True
+    assert c1.dbsize() == 0
+    c1.set("fresh", "1")
+    wait_until(lambda: c.info("memory")["lazyfree_pending_objects"] == 0, timeout=30,
+               what="reclaim of the flushed database")
+    assert c1.keys("*") == [b"fresh"]
+    assert c.info("stats")["expired_keys"] == 0
+    srv.stop()
+    srv.start()
+    assert srv.client(db=1).keys("*") == [b"fresh"]
+    assert srv.client().dbsize() == 0
+
+
+def test_idle_timeout_closes_clients(make_server):
+    srv = make_server("kvstore", ["--timeout", "1"]).start()
+    raw = srv.raw()
+    assert raw.call("PING") == b"+PONG\r\n"
+    assert raw.read_all_until_closed(timeout=10) == b""
+    assert srv.client().ping() is True
+
+
+def test_daemonize_writes_pidfile_and_detaches(make_server, tmp_path):
+    pidfile = tmp_path / "d.pid"
+    srv = make_server("kvstore", ["--daemonize", "yes", "--pidfile", str(pidfile)])
+    srv.start(wait=False)
+    assert srv.proc.wait(20) == 0                      # the launcher returns at once
+    wait_until(pidfile.exists, what="pidfile")
+    srv.wait_ready = None
+    wait_until(lambda: _ping(srv.port), what="daemon to serve")
+    pid = int(pidfile.read_text())
+    assert pid != srv.proc.pid
+    c = srv.client()
+    c.set("d", "1")
+    assert c.shutdown() is None
+    wait_until(lambda: not _alive(pid), what="daemon exit")
+    assert not pidfile.exists()
+
+
+def _ping(port):
+    try:
+        return redis.Redis(port=port, protocol=2, socket_timeout=1).ping()
+    except redis.ConnectionError:
+        return False
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_active_expiry_keeps_up_with_many_keys(make_server):
+    srv = make_server("kvstore").start()
+    c = srv.client()
+    pipe = c.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set("e%d" % i, "v", px=200)
+    pipe.set("keep", "v")
+    pipe.execute()
+    wait_until(lambda: c.dbsize() == 1, timeout=30, what="20000 keys to expire")
+    assert c.info("stats")["expired_keys"] == 20000
+    assert c.keys("*") == [b"keep"]
