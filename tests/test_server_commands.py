@@ -44,14 +44,14 @@ def test_command_introspection(kvstore_session, redis_ref):
             assert ours[field] == theirs[field], (cmd, field)
     assert k.call("COMMAND", "COUNT").startswith(b":")
     count = int(k.call("COMMAND", "COUNT")[1:-2])
-    names = kvstore_session.client().execute_command("COMMAND", "LIST")
+    names = [n.encode() if isinstance(n, str) else n
+             for n in kvstore_session.client().command_list()]
     assert count == len([n for n in names if b"|" not in n])
     assert b"get" in names and b"config|get" in names
-    assert kvstore_session.client().execute_command(
-        "COMMAND", "LIST", "FILTERBY", "PATTERN", "inc*") == sorted(
+    assert sorted(kvstore_session.client().command_list(pattern="inc*")) == sorted(
         [b"incr", b"incrby", b"incrbyfloat"])
-    docs = kvstore_session.client().execute_command("COMMAND", "DOCS", "get")
-    assert docs[0] == b"get"
+    docs = k.call("COMMAND", "DOCS", "get")
+    assert docs.startswith(b"*2\r\n$3\r\nget\r\n*6\r\n$7\r\nsummary\r\n")
     r.close()
     k.close()
 
