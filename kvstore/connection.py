@@ -101,6 +101,9 @@ class Client:
         except (ConnectionError, socket.timeout, OSError) as e:
             if not self.killed:
                 log.debug("client id=%d %s: %s", self.id, self.addr, e)
+        except Exception:
+            log.exception("internal error serving client id=%d addr=%s; closing it",
+                          self.id, self.addr)
         finally:
             read_watcher.close()
             self.close()

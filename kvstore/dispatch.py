@@ -3,14 +3,16 @@
 `resolve` turns an argument list into a Command or an error (unknown command, arity, NOAUTH) in
 Redis's order. Reads run on a short read transaction in the client's greenlet (`run_reads`).
 Everything else goes through `Writer.submit`: commands that arrive from all connections before
-the writer thread is free share one LMDB write transaction and one commit/fsync, each write
+the writer is free share one LMDB write transaction and one commit/fsync, each write
 command in a nested transaction of its own so a failure (error reply, full map, bug) rolls back
 that command alone. Replies are released only after the outer commit.
 
-The batch runs on one dedicated OS thread, begin to commit, so the commit's fdatasync never
-stalls the hub (LMDB ties a write transaction to the thread that began it). Contract for code
-that runs in a batch (write handlers, `Writer.call` functions): touch only the transaction and
-plain in-memory state; never call gevent (no socket I/O, no sleeping, no greenlet switches).
+The batch runs in the hub's thread, synchronously, in the writer greenlet: it never yields
+between begin and commit. (A dedicated writer OS thread was measured and rejected: py-lmdb
+releases the GIL around every get/put, so with a second busy Python thread each LMDB call
+becomes a GIL handoff; throughput fell and batches shrank.) Contract for code that runs in a
+batch (write handlers, `Writer.call` functions): touch only the transaction and plain
+in-memory state; never call gevent (no socket I/O, no sleeping, no greenlet switches).
 """
 
 import logging
@@ -19,7 +21,6 @@ import gevent
 import lmdb
 from gevent.event import Event
 from gevent.hub import Waiter, get_hub
-from gevent.threadpool import ThreadPool
 
 from kvstore import errors
 from kvstore.commands import COMMANDS, load_all
@@ -132,9 +133,6 @@ class Writer:
         self.hub = get_hub()
         self.loop = self.hub.loop
         self.wakeup = Event()
-        # One OS thread owns every write transaction, begin to commit (LMDB's writer lock is
-        # a mutex of the thread that began it), so fdatasync never stalls the hub.
-        self.pool = ThreadPool(1)
         self.batches = 0
         self.batched_commands = 0
         self.on_commit = []          # callables run (in the hub) after every successful commit
@@ -155,7 +153,6 @@ class Writer:
 
     def close(self):
         self.greenlet.kill(block=False)
-        self.pool.kill()
 
     def _loop(self):
         while True:
@@ -165,7 +162,11 @@ class Writer:
             if not entries:
                 continue
             self.pending = []
-            results = self.pool.apply(self._run_batch, (entries,))
+            try:
+                results = self._run_batch(entries)
+            except Exception as e:      # a bug: fail this batch, keep the writer alive
+                log.exception("write batch failed")
+                results = [self._failure(client, items, e) for client, items, _ in entries]
             if self.batches and self.on_commit:
                 for fn in self.on_commit:
                     fn()

@@ -20,6 +20,7 @@ from kvstore.errors import ProtocolError
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
 UNAUTH_MAX_MULTIBULK = 10
+FAST_PATH_MAX = 256 * 1024      # larger buffers (big values) take the exact path, no split copy
 UNAUTH_MAX_BULK = 16384
 INT_MAX = 2 ** 31 - 1
 _LLONG_MAX = 2 ** 63 - 1
@@ -175,7 +176,48 @@ class RequestParser:
     def _parse(self, buf, out):
         """Parse as many whole commands from `buf` as possible into `out`; return the offset of
         the first unconsumed byte and set self._need for the incomplete tail."""
+        pos = self._parse_fast(buf, out) if buf[:1] == b"*" and len(buf) <= FAST_PATH_MAX else 0
+        return self._parse_exact(buf, out, pos)
+
+    def _parse_fast(self, buf, out):
+        """Fast path for the common case: complete multibulk frames of canonical headers
+        whose arguments contain no CRLF. The buffer is split on CRLF in C; each `$len` token
+        must equal the canonical header of the token after it, so anything unusual (a CRLF
+        inside an argument, non-canonical numbers, other types, limits) stops the fast path at
+        that frame, and `_parse_exact` takes over from there with Redis's exact checks.
+        Returns the offset up to which frames were consumed."""
+        parts = buf.split(b"\r\n")
+        last = len(parts) - 1                # parts[last] is the unterminated tail
+        i = 0
         pos = 0
+        max_bulk = self.max_bulk_len
+        limit_args = self.authenticated
+        while i < last:
+            head = parts[i]
+            if head[:1] != b"*" or not head[1:].isdigit() or head[1:2] == b"0":
+                break
+            count = int(head[1:])
+            end = i + 1 + 2 * count
+            if end > last or (count > UNAUTH_MAX_MULTIBULK and not limit_args):
+                break
+            args = parts[i + 2:end:2]
+            size = len(head) + 2
+            ok = True
+            for hdr, a in zip(parts[i + 1:end:2], args):
+                la = len(a)
+                if hdr != b"$%d" % la or la > max_bulk or (la > UNAUTH_MAX_BULK
+                                                          and not limit_args):
+                    ok = False
+                    break
+                size += len(hdr) + la + 4
+            if not ok:
+                break
+            out.append(args)
+            pos += size
+            i = end
+        return pos
+
+    def _parse_exact(self, buf, out, pos):
         n = len(buf)
         find = buf.find
         self._need = 0
