@@ -313,11 +313,7 @@ class Server:
             client.greenlet = gevent.spawn(client.serve)
 
     def _protected_refusal(self, peer):
-        cfg = self.cfg
-        if not cfg.protected_mode or cfg.requirepass:
-            return False
-        host = peer[0]
-        return not (host.startswith("127.") or host == "::1" or host.startswith("::ffff:127."))
+        return protected_mode_refuses(self.cfg.protected_mode, self.cfg.requirepass, peer[0])
 
     # ---- periodic work -----------------------------------------------------------------------
     def _cron(self):
@@ -487,6 +483,13 @@ class Server:
         notice("kvstore is now ready to exit, bye bye...")
 
 
+def protected_mode_refuses(protected_mode, requirepass, host):
+    """Redis 7.0's protected mode: with no password, only loopback peers may connect."""
+    if not protected_mode or requirepass:
+        return False
+    return not (host.startswith("127.") or host == "::1" or host.startswith("::ffff:127."))
+
+
 def _fmt_addr(sa):
     if len(sa) >= 4 or ":" in sa[0]:
         return "[%s]:%d" % (sa[0], sa[1]) if ":" in sa[0] else "%s:%d" % (sa[0], sa[1])
@@ -514,6 +517,9 @@ def main(argv=None):
     except OSError as e:
         log.error("Can't chdir to '%s': %s", cfg.dir_abs, e.strerror)
         return 1
+    if cfg.replicaof:
+        log.warning("replicaof %s %s is accepted but replication is not implemented in this "
+                    "version: serving as a primary", *cfg.replicaof)
     ignored = cfg.ignored_options_set()
     if ignored:
         notice("Accepted but not applied by kvstore (kept for CONFIG GET): %s",

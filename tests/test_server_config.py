@@ -123,9 +123,21 @@ def test_maxclients_refuses_extra_connections(make_server):
     assert third.read_all_until_closed() == b"-ERR max number of clients reached\r\n"
 
 
-def test_protected_mode_refuses_non_loopback(make_server):
-    """Protected mode: only loopback may connect without a password. The test can only reach
-    the server over loopback, so it checks the allowed side and the config value."""
+def test_protected_mode_rule():
+    """Protected mode: with no password only loopback may connect (tests can only reach the
+    server over loopback, so the rule itself is checked here, the server path below)."""
+    from kvstore.server import protected_mode_refuses
+    assert protected_mode_refuses(True, "", "10.1.2.3") is True
+    assert protected_mode_refuses(True, "", "2001:db8::1") is True
+    assert protected_mode_refuses(True, "", "127.0.0.1") is False
+    assert protected_mode_refuses(True, "", "127.1.2.3") is False
+    assert protected_mode_refuses(True, "", "::1") is False
+    assert protected_mode_refuses(True, "", "::ffff:127.0.0.1") is False
+    assert protected_mode_refuses(True, "pw", "10.1.2.3") is False
+    assert protected_mode_refuses(False, "", "10.1.2.3") is False
+
+
+def test_protected_mode_allows_loopback(make_server):
     srv = make_server("kvstore", ["--protected-mode", "yes"]).start()
     c = srv.client()
     assert c.config_get("protected-mode") == {"protected-mode": "yes"}
