@@ -31,7 +31,9 @@ from kvstore.resp import encode, encode_error
 log = logging.getLogger("kvstore.dispatch")
 
 load_all()
+# Names as clients usually send them (lower and upper case) hit on the first lookup.
 LOOKUP = {name.encode(): cmd for name, cmd in COMMANDS.items()}
+LOOKUP.update({name.upper().encode(): cmd for name, cmd in COMMANDS.items()})
 SUB_LOOKUP = {name.encode(): {s.encode(): c for s, c in cmd.subcommands.items()}
               for name, cmd in COMMANDS.items() if cmd.subcommands}
 

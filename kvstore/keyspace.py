@@ -2,7 +2,7 @@
 
 Key record (value in the `meta` table), little-endian header then body:
   u8  type | flags        low nibble: TYPE_*; FLAG_LONG_KEY when the full key follows;
-                          FLAG_RAW for OBJECT ENCODING
+                          FLAG_RAW for OBJECT ENCODING; FLAG_EXPIRES when expire_ms != 0
   i64 expire_ms           0 = no expiry
   u32 mtime               unix seconds of the last write (OBJECT IDLETIME)
   [u32 key length + key]  only with FLAG_LONG_KEY (the table key is a hashed form)
@@ -33,6 +33,7 @@ TYPE_NAMES = ("string", "list", "set", "zset", "hash", "stream")
 TYPE_MASK = 0x0F
 FLAG_LONG_KEY = 0x80
 FLAG_RAW = 0x40          # string last written by APPEND/SETRANGE: Redis reports "raw"
+FLAG_EXPIRES = 0x20      # expire_ms != 0 (lets readers skip unpacking the header)
 
 HDR = struct.Struct("<BqI")
 HDR_SIZE = HDR.size
@@ -59,6 +60,10 @@ def encode_key(key):
 def make_record(type_code, expire_ms, key, body, mtime=None):
     if mtime is None:
         mtime = int(time.time())
+    if expire_ms:
+        type_code |= FLAG_EXPIRES
+    else:
+        type_code &= ~FLAG_EXPIRES
     if len(key) <= LONG_KEY_LIMIT:
         return HDR.pack(type_code, expire_ms, mtime) + body
     return b"".join((HDR.pack(type_code | FLAG_LONG_KEY, expire_ms, mtime),
@@ -91,7 +96,8 @@ def record_type(rec):
 
 
 def record_expire(rec):
-    return HDR.unpack_from(rec)[1]
+    """Absolute expire time in ms, 0 when the key has none."""
+    return HDR.unpack_from(rec)[1] if rec[0] & FLAG_EXPIRES else 0
 
 
 def record_mtime(rec):
@@ -189,9 +195,14 @@ class Keyspace:
     # ---- per-command lifecycle ---------------------------------------------------------------
     def select(self, db):
         self.db = db
-        dbmap = self.batch.current_dbmap() if self.batch is not None else self.storage.dbmap
-        self.pdb = dbmap[db]
-        self.prefix = _pdb_prefix(self.pdb)
+        b = self.batch
+        if b is None or b.dbmap is None:
+            st = self.storage
+            self.pdb = st.dbmap[db]
+            self.prefix = st.prefixes[db]
+        else:
+            self.pdb = b.dbmap[db]
+            self.prefix = _pdb_prefix(self.pdb)
 
     def begin_command(self, db):
         self.select(db)
@@ -231,10 +242,10 @@ class Keyspace:
         if prefix is None:
             prefix = self.prefix
         rec = self.txn.get(prefix + encode_key(key), db=self.meta_db)
-        if rec is None:
-            return None
+        if rec is None or not rec[0] & FLAG_EXPIRES:
+            return rec
         exp = HDR.unpack_from(rec)[1]
-        if exp and exp <= self.now and self.hide_expired:
+        if exp <= self.now and self.hide_expired:
             if self.delete_expired:
                 self._remove(prefix, key, rec)
                 self.propagate([b"DEL", key], db=self._db_of_prefix(prefix))
@@ -342,7 +353,8 @@ class Keyspace:
         if exp == expire_ms:
             return
         body = bytes(rec[HDR_SIZE:])
-        new = HDR.pack(rec[0], expire_ms, mtime) + body
+        flags = (rec[0] | FLAG_EXPIRES) if expire_ms else (rec[0] & ~FLAG_EXPIRES)
+        new = HDR.pack(flags, expire_ms, mtime) + body
         self.set_record(key, new, rec, old_known=True)
 
     # ---- ids and db mapping ------------------------------------------------------------------

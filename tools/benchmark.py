@@ -73,7 +73,9 @@ class Server:
 
 def redis_benchmark(port, test, pipeline, clients, requests, keyspace):
     cmd = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c",
-           str(clients), "-P", str(pipeline), "-r", str(keyspace), "-q", "--csv"]
+           str(clients), "-P", str(pipeline), "-q", "--csv"]
+    if keyspace:
+        cmd[-2:-2] = ["-r", str(keyspace)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     for line in out.splitlines():
         m = re.match(r'"([^"]+)","([0-9.]+)"', line)
@@ -126,7 +128,8 @@ def main():
     ap.add_argument("--fsync", default="everysec,always")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=200000)
-    ap.add_argument("--keyspace", type=int, default=100000)
+    ap.add_argument("--keyspace", type=int, default=100000,
+                    help="redis-benchmark -r (random keys); 0 = its default single key per test")
     ap.add_argument("--memory-keys", type=int, default=0,
                     help="also load this many keys into kvstore and report RssAnon")
     args = ap.parse_args()
