@@ -20,7 +20,8 @@ from kvstore.errors import ProtocolError
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
 UNAUTH_MAX_MULTIBULK = 10
-FAST_PATH_MAX = 256 * 1024      # larger buffers (big values) take the exact path, no split copy
+FAST_PATH_MAX = 256 * 1024      # larger buffers (big values) take the exact path, no split copy;
+                                # must stay below proto-max-bulk-len's minimum (1mb)
 UNAUTH_MAX_BULK = 16384
 INT_MAX = 2 ** 31 - 1
 _LLONG_MAX = 2 ** 63 - 1
@@ -189,33 +190,28 @@ class RequestParser:
         parts = buf.split(b"\r\n")
         last = len(parts) - 1                # parts[last] is the unterminated tail
         i = 0
-        pos = 0
-        max_bulk = self.max_bulk_len
-        limit_args = self.authenticated
+        # Every argument here is shorter than the buffer, and FAST_PATH_MAX is below the
+        # smallest allowed proto-max-bulk-len, so only the unauthenticated limits need checks.
+        authenticated = self.authenticated
         while i < last:
             head = parts[i]
             if head[:1] != b"*" or not head[1:].isdigit() or head[1:2] == b"0":
                 break
             count = int(head[1:])
             end = i + 1 + 2 * count
-            if end > last or (count > UNAUTH_MAX_MULTIBULK and not limit_args):
+            if end > last:
                 break
             args = parts[i + 2:end:2]
-            size = len(head) + 2
-            ok = True
-            for hdr, a in zip(parts[i + 1:end:2], args):
-                la = len(a)
-                if hdr != b"$%d" % la or la > max_bulk or (la > UNAUTH_MAX_BULK
-                                                          and not limit_args):
-                    ok = False
-                    break
-                size += len(hdr) + la + 4
-            if not ok:
+            if parts[i + 1:end:2] != [b"$%d" % len(a) for a in args]:
+                break
+            if not authenticated and (count > UNAUTH_MAX_MULTIBULK
+                                      or max(map(len, args)) > UNAUTH_MAX_BULK):
                 break
             out.append(args)
-            pos += size
             i = end
-        return pos
+        if i == last:
+            return len(buf) - len(parts[last])
+        return sum(map(len, parts[:i])) + 2 * i
 
     def _parse_exact(self, buf, out, pos):
         n = len(buf)
@@ -421,7 +417,4 @@ def encode_error(text):
 
 def encode_command(args):
     """A command as a RESP array of bulk strings (what goes to the replication log)."""
-    parts = [b"*%d\r\n" % len(args)]
-    for a in args:
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
+    return b"*%d\r\n%s" % (len(args), b"".join([b"$%d\r\n%s\r\n" % (len(a), a) for a in args]))
