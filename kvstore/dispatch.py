@@ -7,8 +7,8 @@ the writer is free share one LMDB write transaction and one commit/fsync, each w
 command in a nested transaction of its own so a failure (error reply, full map, bug) rolls back
 that command alone. Replies are released only after the outer commit.
 
-The batch runs in the hub's thread, synchronously, in the writer greenlet: it never yields
-between begin and commit. (A dedicated writer OS thread was measured and rejected: py-lmdb
+The batch runs in the hub's thread, synchronously, as one hub callback: it never yields between
+begin and commit. (A dedicated writer OS thread was measured and rejected: py-lmdb
 releases the GIL around every get/put, so with a second busy Python thread each LMDB call
 becomes a GIL handoff; throughput fell and batches shrank.) Contract for code that runs in a
 batch (write handlers, `Writer.call` functions): touch only the transaction and plain
@@ -17,9 +17,7 @@ in-memory state; never call gevent (no socket I/O, no sleeping, no greenlet swit
 
 import logging
 
-import gevent
 import lmdb
-from gevent.event import Event
 from gevent.hub import Waiter, get_hub
 
 from kvstore import errors
@@ -132,18 +130,23 @@ class Writer:
         self.server = server
         self.storage = server.storage
         self.pending = []
-        self.hub = get_hub()
-        self.loop = self.hub.loop
-        self.wakeup = Event()
+        self.scheduled = False
+        self.closed = False
+        self.loop = get_hub().loop
         self.batches = 0
         self.batched_commands = 0
         self.on_commit = []          # callables run (in the hub) after every successful commit
-        self.greenlet = gevent.spawn(self._loop)
 
     def submit(self, client, items):
+        """Queue `items` and block this greenlet until they are committed; returns the
+        encoded replies (or, for an internal fn, its result)."""
         waiter = Waiter()
         self.pending.append((client, items, waiter))
-        self.wakeup.set()
+        if not self.scheduled:
+            # The batch runs as a hub callback once the greenlets already runnable in this
+            # loop iteration have queued their commands too.
+            self.scheduled = True
+            self.loop.run_callback(self._flush)
         return waiter.get()
 
     def call(self, fn):
@@ -154,27 +157,26 @@ class Writer:
         return res
 
     def close(self):
-        self.greenlet.kill(block=False)
+        self.closed = True
 
-    def _loop(self):
-        while True:
-            self.wakeup.wait()
-            self.wakeup.clear()
-            entries = self.pending
-            if not entries:
-                continue
-            self.pending = []
-            try:
-                results = self._run_batch(entries)
-            except Exception as e:      # a bug: fail this batch, keep the writer alive
-                log.exception("write batch failed")
-                results = [self._failure(client, items, e) for client, items, _ in entries]
-            if self.batches and self.on_commit:
-                for fn in self.on_commit:
-                    fn()
-            run = self.loop.run_callback
-            for (client, items, waiter), out in zip(entries, results):
-                run(waiter.switch, out)
+    def _flush(self):
+        """Hub callback: run every pending entry in one batch, then hand each waiter its
+        result (switching into each client greenlet in turn, from the hub)."""
+        self.scheduled = False
+        entries = self.pending
+        if not entries:
+            return
+        self.pending = []
+        try:
+            results = self._run_batch(entries)
+        except Exception as e:      # a bug: fail this batch, keep the writer alive
+            log.exception("write batch failed")
+            results = [self._failure(client, items, e) for client, items, _ in entries]
+        if self.on_commit:
+            for fn in self.on_commit:
+                fn()
+        for (client, items, waiter), out in zip(entries, results):
+            waiter.switch(out)
 
     def _run_batch(self, entries):
         st = self.storage
