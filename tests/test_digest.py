@@ -8,9 +8,7 @@ import redis
 
 from kvstore.digest import DatasetDigest, key_digest, value_digest
 from replication.rdb import StreamValue, load_dump_payload
-from tests.test_rdb import RedisServer, catalog, create, make_streams, needs_redis
-
-pytestmark = needs_redis
+from tests.test_rdb import RedisServer, catalog, create, make_streams
 
 
 @pytest.fixture(scope='module')

@@ -7,7 +7,6 @@ import math
 import os
 import random
 import shutil
-import socket
 import struct
 import subprocess
 import time
@@ -16,6 +15,7 @@ import pytest
 import redis
 
 from kvstore import errors
+from tests.conftest import ServerProcess
 from kvstore.encoding import string_encoding_for_object
 from replication import lzf, rdb
 from replication.crc64 import crc64, crc64_py
@@ -23,73 +23,24 @@ from replication.rdb import (RdbError, RdbReader, RdbWriter, StreamConsumer, Str
                              StreamPendingEntry, StreamValue, decode_value, dump_payload,
                              encode_value, load_dump_payload)
 
-REDIS_SERVER = shutil.which('redis-server')
 REDIS_CHECK_RDB = shutil.which('redis-check-rdb')
-needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server not installed")
 
 
-# --------------------------------------------------------------------------------------------
 # real redis-server helper (also used by test_digest.py)
 # --------------------------------------------------------------------------------------------
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-class RedisServer:
-    """A redis-server child process on a free port in `workdir`."""
+class RedisServer(ServerProcess):
+    """A real redis-server on a free port in `workdir`, with a ready redis-py `client`
+    attribute (it shadows ServerProcess.client(), which makes a new client)."""
 
     def __init__(self, workdir, *extra):
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
-             '--appendonly', 'no', '--enable-debug-command', 'yes', '--dir', self.dir,
-             '--logfile', os.path.join(self.dir, 'redis.log'), *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        super().__init__("redis", list(extra), dir=str(workdir))
+        self.start()
         self.client = redis.Redis(host='127.0.0.1', port=self.port, protocol=2)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited: {self.log()}")
-            try:
-                return self.client.ping()
-            except redis.exceptions.BusyLoadingError:
-                return False
-            except redis.exceptions.ConnectionError:
-                return False
-        wait_for(up, 15, "redis-server to answer PING")
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, 'redis.log')) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ''
 
     def stop(self):
         self.client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        return super().stop()
 
 
 @pytest.fixture(scope='module')
@@ -406,7 +357,6 @@ def test_fuzzed_payloads_raise_only_rdberror(r):
 # DUMP / RESTORE against real Redis
 # --------------------------------------------------------------------------------------------
 
-@needs_redis
 def test_decode_redis_dumps(r):
     types = populate(r)
     cat = catalog()
@@ -422,7 +372,6 @@ def test_decode_redis_dumps(r):
             assert norm(t2, v2) == norm(t, cat[key][1]), key
 
 
-@needs_redis
 def test_redis_encodings_are_covered(r):
     """The catalog reaches every encoding 7.0 writes (so decode_value saw each type code)."""
     populate(r)
@@ -433,7 +382,6 @@ def test_redis_encodings_are_covered(r):
             b'skiplist', b'stream'} <= encs
 
 
-@needs_redis
 def test_plain_quicklist_nodes(r):
     r.execute_command('DEBUG', 'QUICKLIST-PACKED-THRESHOLD', '100')
     try:
@@ -446,7 +394,6 @@ def test_plain_quicklist_nodes(r):
         r.execute_command('DEBUG', 'QUICKLIST-PACKED-THRESHOLD', '0')
 
 
-@needs_redis
 def test_restore_our_payloads(r):
     cat = catalog()
     for i, (key, (t, v)) in enumerate(cat.items()):
@@ -460,7 +407,6 @@ def test_restore_our_payloads(r):
         assert xinfo_full(r, b'R' + key) == xinfo_full(r, key)
 
 
-@needs_redis
 def test_restore_hand_built_stream(r):
     s = StreamValue(entries={(5, 0): [(b'a', b'1')], (5, 1): [(b'a', b'2')],
                              (7, 3): [(b'b', b'x'), (b'c', b'')]},
@@ -581,7 +527,6 @@ def legacy_payloads():
     return out
 
 
-@needs_redis
 def test_legacy_encodings(r):
     for i, (t, expected, body) in enumerate(legacy_payloads()):
         key = b'legacy:%d' % i
@@ -592,7 +537,6 @@ def test_legacy_encodings(r):
         assert read_value(r, key) == (t, norm(t, expected)), i
 
 
-@needs_redis
 def test_lzf_everywhere(r):
     """Redis compresses blobs too: listpacks, intsets, stream nodes, quicklist nodes."""
     r.rpush(b'l', *([b'abc' * 5] * 50))
@@ -608,7 +552,6 @@ def test_lzf_everywhere(r):
         assert read_value(r, k) == (t, norm(t, v))
 
 
-@needs_redis
 def test_corrupt_payloads(r):
     r.set(b'k', b'hello world')
     good = r.dump(b'k')
@@ -720,7 +663,6 @@ class OneByteReader:
         return self.f.read(1)
 
 
-@needs_redis
 def test_reader_on_redis_save(server, tmp_path):
     r = server.client
     r.flushall()
@@ -787,7 +729,6 @@ def write_dataset(path, snap, with_function=False):
         return w
 
 
-@needs_redis
 def test_writer_output_loads_in_redis(server, tmp_path):
     r = server.client
     r.flushall()
@@ -851,7 +792,6 @@ def test_writer_streams_and_crc(tmp_path):
 # OBJECT ENCODING of strings
 # --------------------------------------------------------------------------------------------
 
-@needs_redis
 def test_string_object_encoding(r):
     samples = list(INT_STRINGS) + [b'', b'a', b'x' * 20, b'1' * 20, b'1' * 21, b'x' * 44,
                                    b'x' * 45, b'9' * 19, b'-' + b'9' * 19, b'00', b'0x10',
