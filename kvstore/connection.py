@@ -16,7 +16,8 @@ from gevent.hub import get_hub
 from kvstore import errors
 from kvstore.dispatch import resolve, run_one_conn, run_reads
 from kvstore.errors import CommandError
-from kvstore.resp import RequestParser, encode_error
+from kvstore.commands.transactions import MULTI_CONTROL
+from kvstore.resp import QUEUED, RequestParser, encode_error
 
 log = logging.getLogger("kvstore.connection")
 
@@ -47,6 +48,17 @@ class Client:
         self.greenlet = None
         self.parser = RequestParser(server.cfg.proto_max_bulk_len, self.authenticated)
         self.flags = "N"
+        # MULTI state (see commands/transactions.py); watching: {(pdb, key): expire at WATCH}
+        self.in_multi = False
+        self.multi_queue = []
+        self.multi_error = False
+        self.watching = {}
+        self.watch_dirty = False
+
+    def reset_multi(self):
+        self.in_multi = False
+        self.multi_queue = []
+        self.multi_error = False
 
     def fileno(self):
         try:
@@ -126,6 +138,22 @@ class Client:
         seg_write = False
         for args in cmds:
             cmd = resolve(self, args)
+            if cmd.__class__ is CommandError and args[0].lower() == b"exec":
+                # A rejected EXEC ends any transaction (Redis's execCommandAbort).
+                if seg:
+                    self._flush(seg, seg_write, out)
+                    seg = []
+                    seg_write = False
+                out.append(self.abort_exec(cmd.args[0]))
+                continue
+            if self.in_multi and (cmd.__class__ is CommandError
+                                  or cmd.name not in MULTI_CONTROL):
+                if seg:                                  # keep replies in request order
+                    self._flush(seg, seg_write, out)
+                    seg = []
+                    seg_write = False
+                out.append(self._queue(cmd, args))
+                continue
             if cmd.__class__ is CommandError:
                 seg.append((cmd, args))
                 continue
@@ -146,6 +174,29 @@ class Client:
             self._flush(seg, seg_write, out)
         return b"".join(out)
 
+    def abort_exec(self, error_text):
+        """Reply to a rejected EXEC: the transaction is discarded, WATCHes dropped."""
+        self.reset_multi()
+        self.server.unwatch_all(self)
+        if error_text.startswith("ERR "):        # Redis formats these without the prefix
+            error_text = error_text[4:]
+        return encode_error(errors.EXECABORT_BECAUSE.format(error_text))
+
+    def _queue(self, cmd, args):
+        """Inside MULTI: queue the command (+QUEUED) or reply its error and doom the
+        transaction, with Redis 7.0's checks in its order."""
+        if cmd.__class__ is CommandError:
+            self.multi_error = True
+            return encode_error(cmd.args[0])
+        if not self.authenticated and not cmd.noauth:
+            self.multi_error = True
+            return encode_error(errors.NOAUTH)
+        if "no_multi" in cmd.flags:
+            self.multi_error = True
+            return encode_error(errors.NOT_ALLOWED_IN_MULTI)
+        self.multi_queue.append((cmd, args))
+        return QUEUED
+
     def _flush(self, seg, seg_write, out):
         if seg_write:
             out.append(self.server.writer.submit(self, seg))
@@ -161,6 +212,7 @@ class Client:
             pass
 
     def close(self):
+        self.server.unwatch_all(self)
         self.server.client_closed(self)
         try:
             self.sock.close()
@@ -172,11 +224,12 @@ class Client:
         now = time.time()
         return (
             "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 "
-            "ssub=0 multi=-1 qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 "
+            "ssub=0 multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 "
             "oll=0 omem=0 tot-mem=%d events=r cmd=%s user=default redir=-1 resp=%d" % (
                 self.id, self.addr, self.laddr, self.fileno(),
                 self.name.decode("utf-8", "replace"), int(now - self.created),
-                int(now - self.last_active), self.flags, self.db, self.parser.pending_bytes(),
+                int(now - self.last_active), self.flags, self.db,
+                len(self.multi_queue) if self.in_multi else -1, self.parser.pending_bytes(),
                 max(0, 20474 - self.parser.pending_bytes()), RECV_SIZE,
                 22000 + self.parser.pending_bytes(), self.last_cmd, 3 if self.resp3 else 2))
 

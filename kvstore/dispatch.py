@@ -35,6 +35,8 @@ LOOKUP.update({name.upper().encode(): cmd for name, cmd in COMMANDS.items()})
 SUB_LOOKUP = {name.encode(): {s.encode(): c for s, c in cmd.subcommands.items()}
               for name, cmd in COMMANDS.items() if cmd.subcommands}
 
+# Batch item marker for an EXEC: args are (queued [(cmd, args)], check WATCH first).
+TRANSACTION = object()
 _NOAUTH = CommandError(errors.NOAUTH)
 _OOM = CommandError(errors.OOM)
 _OOM_BYTES = encode_error(errors.OOM)
@@ -111,6 +113,8 @@ def run_reads(server, client, items):
 def run_one_conn(server, client, cmd, args):
     """Execute a `conn` command (it manages its own transactions and may block)."""
     if not client.authenticated and not cmd.noauth:
+        if cmd.name == "exec":
+            return client.abort_exec(errors.NOAUTH)
         return encode(_NOAUTH, client.resp3)
     try:
         reply = cmd.handler(None, client, args)
@@ -206,50 +210,22 @@ class Writer:
                 ks.txn = txn
                 results.append(res)
                 continue
-            out = []
-            resp3 = client.resp3
-            for cmd, args in items:
-                if cmd.__class__ is CommandError:
-                    out.append(encode(cmd, resp3))
+            if items[0][0] is TRANSACTION:          # EXEC: one unit, see transactions.py
+                seg, check = items[0][1]
+                if check and self.server.watch_invalid(client):
+                    results.append((True, 0, b""))
                     continue
-                if not client.authenticated and not cmd.noauth:
-                    out.append(encode(_NOAUTH, resp3))
-                    continue
-                ncmd += 1
-                if cmd.is_write:
-                    if over_quota and cmd.denyoom:
-                        out.append(_OOM_BYTES)
-                        continue
-                    sub = env.begin(write=True, parent=txn)
-                    ks.txn = sub
-                    ks.begin_command(client.db)
-                    try:
-                        reply = cmd.handler(ks, client, args)
-                        sub.commit()
-                        ks.end_command()
-                    except CommandError as e:
-                        sub.abort()
-                        reply = e
-                    except lmdb.MapFullError:
-                        sub.abort()
-                        log.warning("storage map full: refused %s", cmd.full_name)
-                        reply = _OOM
-                    except Exception:
-                        sub.abort()
-                        log.exception("internal error in %s", cmd.full_name)
-                        reply = CommandError("ERR internal error while running '%s'"
-                                             % cmd.full_name)
-                    ks.txn = txn
-                else:
-                    ks.begin_command(client.db)
-                    try:
-                        reply = cmd.handler(ks, client, args)
-                    except CommandError as e:
-                        reply = e
-                    ks.end_command()             # lazy-expiry deletions of a read
-                resp3 = client.resp3
-                out.append(encode(reply, resp3))
-            results.append(b"".join(out))
+                unit = []
+                data = b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota, unit)
+                                 for cmd, args in seg])
+                if unit:
+                    batch.append_effects(unit)
+                ncmd += len(seg)
+                results.append((False, len(seg), data))
+                continue
+            ncmd += len(items)
+            results.append(b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota)
+                                     for cmd, args in items]))
         try:
             st.commit_write(txn, batch)
         except lmdb.Error as e:
@@ -263,8 +239,49 @@ class Writer:
         return results
 
     @staticmethod
+    def _exec_one(ks, txn, client, cmd, args, over_quota, unit=None):
+        """Run one command of a batch; return its encoded reply. A write runs in a nested
+        transaction (rolled back alone on any error); effects go to the log, or to `unit`."""
+        if cmd.__class__ is CommandError:
+            return encode(cmd, client.resp3)
+        if not client.authenticated and not cmd.noauth:
+            return encode(_NOAUTH, client.resp3)
+        if cmd.is_write:
+            if over_quota and cmd.denyoom:
+                return _OOM_BYTES
+            sub = ks.storage.env.begin(write=True, parent=txn)
+            ks.txn = sub
+            ks.begin_command(client.db)
+            try:
+                reply = cmd.handler(ks, client, args)
+                sub.commit()
+                ks.end_command(unit)
+            except CommandError as e:
+                sub.abort()
+                reply = e
+            except lmdb.MapFullError:
+                sub.abort()
+                log.warning("storage map full: refused %s", cmd.full_name)
+                reply = _OOM
+            except Exception:
+                sub.abort()
+                log.exception("internal error in %s", cmd.full_name)
+                reply = CommandError("ERR internal error while running '%s'" % cmd.full_name)
+            ks.txn = txn
+        else:
+            ks.begin_command(client.db)
+            try:
+                reply = cmd.handler(ks, client, args)
+            except CommandError as e:
+                reply = e
+            ks.end_command(unit)                 # lazy-expiry deletions of a read
+        return encode(reply, client.resp3)        # HELLO switches protocol for its own reply
+
+    @staticmethod
     def _failure(client, items, exc):
         err = CommandError(errors.MISCONF_DISK)
         if client is None:
             return err
+        if items and items[0][0] is TRANSACTION:
+            return (False, 1, encode(err, client.resp3))
         return encode(err, client.resp3) * len(items)

@@ -214,15 +214,23 @@ class Keyspace:
         if self.touched:
             self.touched = []
 
-    def end_command(self):
-        """The command's nested transaction committed: merge its staged changes."""
+    def end_command(self, unit=None):
+        """The command's nested transaction committed: merge its staged changes. With `unit`
+        (a list), the effects are collected there instead of logged: a transaction logs all
+        its commands' effects as one unit."""
         batch = self.batch
         for pdb, dk, de in self.deltas:
             c = batch.counts_of(pdb)
             c[0] += dk
             c[1] += de
+        if self.touched:
+            hook = self.storage.on_touch
+            if hook is not None:
+                hook(self.touched)
         if self.effects:
-            if self.unwrapped:
+            if unit is not None:
+                unit.extend(self.effects)
+            elif self.unwrapped:
                 for e in self.effects:
                     batch.append_effects([e])
             else:
@@ -297,7 +305,7 @@ class Keyspace:
             self.deltas.append((pdb, -1, -1))
         else:
             self.deltas.append((pdb, -1, 0))
-        self.touched.append(key)
+        self.touched.append((pdb, key))
 
     def set_record(self, key, rec, old=None, prefix=None, old_known=False):
         """Store `rec` for `key`, replacing `old` (the current raw record, looked up here
@@ -326,7 +334,7 @@ class Keyspace:
             txn.put(prefix + _U64BE.pack(new_exp) + ek, b"", db=self.expires_db)
         if dk or de:
             self.deltas.append((pdb, dk, de))
-        self.touched.append(key)
+        self.touched.append((pdb, key))
 
     def set_string(self, key, value, expire_ms=0, keep_ttl=False, old=None, old_known=False):
         if not old_known:
@@ -387,6 +395,7 @@ class Keyspace:
             return
         dbmap[db] = b.next_pdb
         b.next_pdb += 1
+        self.touched.append((old, None))
         b.dbmap = dbmap
         reclaim = list(b.reclaim if b.reclaim is not None else self.storage.reclaim)
         reclaim.append(old)
@@ -397,6 +406,8 @@ class Keyspace:
     def swap_db(self, a, b_):
         b = self.batch
         dbmap = list(b.current_dbmap())
+        self.touched.append((dbmap[a], None))
+        self.touched.append((dbmap[b_], None))
         dbmap[a], dbmap[b_] = dbmap[b_], dbmap[a]
         b.dbmap = dbmap
         self.select(self.db)

@@ -106,6 +106,8 @@ class Server:
         self.stopping = False
         self.active_expire_enabled = True
         self.scan_cursors = {}
+        self.watched = {}            # (pdb, key) -> clients watching it
+        self.watched_pdbs = {}       # pdb -> clients watching some key in it
         self._next_cursor = 0
         self.peak_data = 0
         self.saves = 0
@@ -158,6 +160,49 @@ class Server:
                 gevent.spawn(self._accept_loop, sock, kind)
         if failed is not None:
             raise failed
+
+    # ---- WATCH ---------------------------------------------------------------------------------
+    def watch(self, client, pdb, key, expire_ms):
+        if (pdb, key) in client.watching:
+            return
+        client.watching[(pdb, key)] = expire_ms
+        self.watched.setdefault((pdb, key), set()).add(client)
+        self.watched_pdbs.setdefault(pdb, set()).add(client)
+        self.storage.on_touch = self._on_touch
+
+    def unwatch_all(self, client):
+        for (pdb, key) in client.watching:
+            watchers = self.watched.get((pdb, key))
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del self.watched[(pdb, key)]
+            watchers = self.watched_pdbs.get(pdb)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del self.watched_pdbs[pdb]
+        client.watching = {}
+        client.watch_dirty = False
+        if not self.watched:
+            self.storage.on_touch = None          # no watchers: writes skip the hook
+
+    def _on_touch(self, touched):
+        """A write changed these (pdb, key) (key None = the whole db): invalidate WATCHes."""
+        for pdb, key in touched:
+            if key is None:
+                for c in self.watched_pdbs.get(pdb, ()):
+                    c.watch_dirty = True
+            else:
+                for c in self.watched.get((pdb, key), ()):
+                    c.watch_dirty = True
+
+    def watch_invalid(self, client):
+        """EXEC must abort: a watched key was written, or expired since WATCH."""
+        if client.watch_dirty:
+            return True
+        now = int(time.time() * 1000)
+        return any(exp and exp <= now for exp in client.watching.values())
 
     # ---- stats -------------------------------------------------------------------------------
     def reset_stats(self):

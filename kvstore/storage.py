@@ -97,6 +97,9 @@ class Storage:
         self._size_cache = (0.0, 0)
         self.last_commit_error = None
         self.commits = 0
+        # Called with [(pdb, key or None for the whole db), ...] as each write command's
+        # changes are merged into a batch (WATCH invalidation); set by the server.
+        self.on_touch = None
 
     # ---- sys state ---------------------------------------------------------------------------
     def _load_sys(self):

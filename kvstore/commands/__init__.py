@@ -11,6 +11,7 @@ Flags used by dispatch:
   denyoom   refused with -OOM when the data size exceeds maxmemory
   conn      runs in the client's own greenlet (may block or do I/O): never inside a batch
   noauth    allowed before AUTH
+  no_multi  refused inside MULTI (the transaction is then aborted at EXEC)
 Other Redis flags (readonly, fast, admin, noscript, loading, stale, ...) are reported by COMMAND.
 
 Handler contract: `handler(ks, client, args) -> reply` where `ks` is a keyspace.Keyspace on a
@@ -89,7 +90,7 @@ def container(name, arity, flags="", group="generic", summary="", since="1.0.0")
     return cmd
 
 
-_MODULES = ("clients", "strings", "keys", "server")
+_MODULES = ("clients", "strings", "keys", "server", "transactions")
 
 
 def load_all():

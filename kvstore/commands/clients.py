@@ -121,9 +121,11 @@ def _validate_name(name):
             raise CommandError(errors.CLIENT_NAME_SPACES)
 
 
-@command("reset", 1, "noscript loading stale fast noauth allow_busy", group="connection",
+@command("reset", 1, "noscript loading stale fast noauth allow_busy conn", group="connection",
          summary="Reset the connection", since="6.2.0")
 def reset(ks, client, args):
+    client.reset_multi()
+    client.server.unwatch_all(client)
     client.db = 0
     client.resp3 = False
     client.name = b""

@@ -87,7 +87,7 @@ def lastsave(ks, client, args):
     return client.server.storage.lastsave
 
 
-@command("save", 1, "admin noscript conn", group="server",
+@command("save", 1, "admin noscript no_multi conn", group="server",
          summary="Synchronously save the dataset to disk")
 def save(ks, client, args):
     client.server.save()
@@ -103,7 +103,7 @@ def bgsave(ks, client, args):
     return Simple("Background saving started")
 
 
-@command("shutdown", -1, "admin noscript loading stale conn", group="server",
+@command("shutdown", -1, "admin noscript loading stale no_multi conn", group="server",
          summary="Synchronously save the dataset to disk and then shut down the server")
 def shutdown(ks, client, args):
     for a in args[1:]:
