@@ -85,7 +85,7 @@ def _memory(srv):
         ("maxmemory_policy", srv.cfg.maxmemory_policy),
         ("mem_fragmentation_ratio", "%.2f" % (rss / data if data else 0)),
         ("mem_replication_backlog", 0), ("mem_allocator", "libc"),
-        ("lazyfree_pending_objects", len(st.reclaim)), ("lazyfreed_objects", srv.stat_lazyfreed),
+        ("lazyfree_pending_objects", len(st.reclaim) + len(st.reclaim_keyids)), ("lazyfreed_objects", srv.stat_lazyfreed),
         ("kvstore_data_bytes", data), ("kvstore_file_bytes", st.file_size()),
         ("kvstore_map_bytes", srv.cfg.storage_map_size),
         ("kvstore_rss_anon_bytes", ps.get("RssAnon", 0)),

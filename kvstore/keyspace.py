@@ -91,6 +91,131 @@ def rekey(rec, new_key):
     return make_record(flags & ~FLAG_LONG_KEY & 0xFF, exp, new_key, bytes(body), mtime)
 
 
+_COLL = struct.Struct("<QQ")               # collection body: key id, element count
+FREE_INLINE_MAX = 1024                      # larger collections are freed in the background
+ELEM_PLAIN, ELEM_LONG = 0, 1                # element value prefix: name in the key / beside
+
+
+def collection_keyid(rec):
+    return _COLL.unpack_from(rec, record_body_offset(rec))[0]
+
+
+def collection_size(rec):
+    return _COLL.unpack_from(rec, record_body_offset(rec))[1]
+
+
+def encode_element_value(name, value):
+    """Element value: a flag byte, the full name when the table key holds a hashed one."""
+    if len(name) <= LONG_KEY_LIMIT:
+        return b"\x00" + value
+    return b"\x01" + _U32LE.pack(len(name)) + name + value
+
+
+def decode_element(sub, v):
+    """(full name, value) of an element record."""
+    if v[0] == ELEM_PLAIN:
+        return bytes(sub), bytes(v[1:])
+    n = _U32LE.unpack_from(v, 1)[0]
+    return bytes(v[5:5 + n]), bytes(v[5 + n:])
+
+
+class Collection:
+    """A collection key opened for reading or writing within one command.
+
+    `get`/`put`/`delete` work on elements by name (any length); `save(expire)` writes the key
+    record with the new size, or deletes the key when it became empty (Redis never keeps empty
+    collections). `big` (FLAG_RAW on collection records) mirrors Redis's one-way conversion
+    from the compact encoding (listpack/intset) to the big one, for OBJECT ENCODING.
+    """
+
+    __slots__ = ("ks", "key", "prefix", "rec", "type_code", "keyid", "size", "head", "big",
+                 "elems", "max_len")
+
+    def __init__(self, ks, key, rec, prefix):
+        self.ks = ks
+        self.key = key
+        self.prefix = prefix
+        self.rec = rec
+        self.type_code = rec[0] & TYPE_MASK
+        self.keyid, self.size = _COLL.unpack_from(rec, record_body_offset(rec))
+        self.big = bool(rec[0] & FLAG_RAW)
+        self.head = _U64BE.pack(self.keyid)
+        self.elems = ks.storage.elems_db
+        self.max_len = 0             # longest element name/value written by this command
+
+    @classmethod
+    def open(cls, ks, key, type_code, prefix=None):
+        """The live collection at `key`, None if missing; WRONGTYPE for another type."""
+        prefix = ks.prefix if prefix is None else prefix
+        rec = ks.lookup(key, prefix)
+        if rec is None:
+            return None
+        if rec[0] & TYPE_MASK != type_code:
+            raise _WRONG_TYPE
+        return cls(ks, key, rec, prefix)
+
+    @classmethod
+    def create(cls, ks, key, type_code, prefix=None):
+        """A new, empty collection (stored on save(), if it gained elements)."""
+        prefix = ks.prefix if prefix is None else prefix
+        rec = make_record(type_code, 0, key, _COLL.pack(ks.new_keyid(), 0))
+        c = cls(ks, key, rec, prefix)
+        c.rec = None
+        return c
+
+    @classmethod
+    def open_or_create(cls, ks, key, type_code):
+        return cls.open(ks, key, type_code) or cls.create(ks, key, type_code)
+
+    def _sub(self, name):
+        return self.head + (name if len(name) <= LONG_KEY_LIMIT else encode_key(name))
+
+    def get(self, name):
+        v = self.ks.txn.get(self._sub(name), db=self.elems)
+        if v is None:
+            return None
+        return bytes(v[1:]) if v[0] == ELEM_PLAIN else decode_element(b"", v)[1]
+
+    def put(self, name, value):
+        """Set element `name`; returns True if it is new."""
+        n = len(name) if len(name) > len(value) else len(value)
+        if n > self.max_len:
+            self.max_len = n
+        old = self.ks.txn.replace(self._sub(name), encode_element_value(name, value),
+                                  db=self.elems)
+        if old is None:
+            self.size += 1
+            return True
+        return False
+
+    def delete(self, name):
+        if self.ks.txn.delete(self._sub(name), db=self.elems):
+            self.size -= 1
+            return True
+        return False
+
+    def items(self):
+        return self.ks.elements(self.keyid)
+
+    def save(self, expire_ms=None, compact_limits=None):
+        """Write the key record (size, encoding flag), or delete the key when empty."""
+        ks = self.ks
+        if self.size == 0:
+            if self.rec is not None:
+                ks._remove(self.prefix, self.key, self.rec)
+            return
+        if compact_limits is not None and not self.big:
+            max_entries, max_value = compact_limits
+            if self.size > max_entries or self.max_len > max_value:
+                self.big = True
+        if expire_ms is None:
+            expire_ms = record_expire(self.rec) if self.rec is not None else 0
+        flags = self.type_code | (FLAG_RAW if self.big else 0)
+        rec = make_record(flags, expire_ms, self.key, _COLL.pack(self.keyid, self.size))
+        ks.set_record(self.key, rec, self.rec, prefix=self.prefix, old_known=True)
+        self.rec = rec
+
+
 def record_type(rec):
     return rec[0] & TYPE_MASK
 
@@ -112,7 +237,7 @@ class Batch:
     """What one group commit stages beside its LMDB writes. See Storage.commit_write."""
 
     __slots__ = ("storage", "counts", "log_parts", "stream_db", "next_keyid", "dbmap",
-                 "next_pdb", "reclaim")
+                 "next_pdb", "reclaim", "reclaim_keyids")
 
     def __init__(self, storage):
         self.storage = storage
@@ -123,6 +248,7 @@ class Batch:
         self.dbmap = None                # a new list when FLUSHDB/SWAPDB changed the mapping
         self.next_pdb = storage.next_pdb
         self.reclaim = None
+        self.reclaim_keyids = None       # a new list when big collections were dropped
 
     def counts_of(self, pdb):
         c = self.counts.get(pdb)
@@ -294,10 +420,13 @@ class Keyspace:
     def _put(self, prefix, key, rec):
         self.txn.put(prefix + encode_key(key), rec, db=self.meta_db)
 
-    def _remove(self, prefix, key, rec):
-        """Delete the record (and its index entries and elements) of `key`."""
+    def _remove(self, prefix, key, rec, keep_elements=False):
+        """Delete the record (and its index entries and, unless the value moves to another
+        key, its elements) of `key`."""
         ek = encode_key(key)
         self.txn.delete(prefix + ek, db=self.meta_db)
+        if rec[0] & TYPE_MASK != TYPE_STRING and not keep_elements:
+            self.free_elements(rec)
         exp = HDR.unpack_from(rec)[1]
         pdb = _U32BE_unpack(prefix)
         if exp:
@@ -322,6 +451,10 @@ class Keyspace:
         if old is None:
             dk, de = 1, (1 if new_exp else 0)
         else:
+            if old[0] & TYPE_MASK != TYPE_STRING and (
+                    rec[0] & TYPE_MASK == TYPE_STRING
+                    or collection_keyid(old) != collection_keyid(rec)):
+                self.free_elements(old)         # the old value is replaced, not updated
             old_exp = HDR.unpack_from(old)[1]
             dk = 0
             de = (1 if new_exp else 0) - (1 if old_exp else 0)
@@ -345,14 +478,15 @@ class Keyspace:
         self.set_record(key, make_record(TYPE_STRING, expire_ms, key, value), old,
                         old_known=old_known)
 
-    def delete(self, key, prefix=None):
-        """Delete `key` if it exists (live); return True if it did."""
+    def delete(self, key, prefix=None, keep_elements=False):
+        """Delete `key` if it exists (live); return True if it did. `keep_elements`: the
+        value is being moved to another key (RENAME, MOVE)."""
         if prefix is None:
             prefix = self.prefix
         rec = self.lookup(key, prefix)
         if rec is None:
             return False
-        self._remove(prefix, key, rec)
+        self._remove(prefix, key, rec, keep_elements)
         return True
 
     def set_expire(self, key, rec, expire_ms):
@@ -444,6 +578,8 @@ class Keyspace:
         t = rec[0] & TYPE_MASK
         if t == TYPE_STRING:
             return "string", bytes(rec[record_body_offset(rec):])
+        if t == TYPE_HASH:
+            return "hash", list(self.elements(collection_keyid(rec)))
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(TYPE_NAMES[t]))
 
     def write_value(self, key, type_name, value, expire_ms=0, prefix=None):
@@ -452,13 +588,64 @@ class Keyspace:
             self.set_record(key, make_record(TYPE_STRING, expire_ms, key, value), None,
                             prefix=prefix, old_known=True)
             return
+        if type_name == "hash":
+            coll = Collection.create(self, key, TYPE_HASH, prefix)
+            for field, v in value:
+                coll.put(field, v)
+            coll.save(expire_ms)
+            return
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(type_name))
 
-    def copy_value(self, rec, new_key):
-        """A record for `new_key` holding a copy of `rec`'s value (and expiry)."""
+    def copy_value(self, rec, new_key, prefix=None):
+        """A record for `new_key` holding a copy of `rec`'s value (and expiry); a collection's
+        elements are copied under a new key id."""
         if rec[0] & TYPE_MASK == TYPE_STRING:
             return rekey(rec, new_key)
-        raise CommandError(errors.TYPE_NOT_SUPPORTED.format(TYPE_NAMES[rec[0] & TYPE_MASK]))
+        kid = self.new_keyid()
+        put = self.txn.put
+        elems = self.storage.elems_db
+        head = _U64BE.pack(kid)
+        for sub, v in self.raw_elements(collection_keyid(rec)):
+            put(head + sub, v, db=elems)
+        flags, exp, mtime = HDR.unpack_from(rec)
+        body = bytearray(rec[record_body_offset(rec):])
+        _COLL.pack_into(body, 0, kid, _COLL.unpack_from(body)[1])
+        return make_record(flags & ~FLAG_LONG_KEY & 0xFF, exp, new_key, bytes(body), mtime)
+
+    # ---- collection elements -----------------------------------------------------------------
+    def raw_elements(self, keyid):
+        """(sub key, raw element value) of a collection, in table order."""
+        head = _U64BE.pack(keyid)
+        cur = self.txn.cursor(db=self.storage.elems_db)
+        if not cur.set_range(head):
+            return
+        for k, v in cur:
+            if k[:8] != head:
+                return
+            yield k[8:], v
+
+    def elements(self, keyid):
+        """(element name, value) pairs of a collection (full names, long ones included)."""
+        for sub, v in self.raw_elements(keyid):
+            yield decode_element(sub, v)
+
+    def free_elements(self, rec, defer=False):
+        """Drop a collection's elements: at once when small, else (or with `defer`) in
+        background slices (the key id goes on the reclaim list, as Redis's lazyfree does)."""
+        kid, size = _COLL.unpack_from(rec, record_body_offset(rec))
+        if size <= FREE_INLINE_MAX and not defer:
+            head = _U64BE.pack(kid)
+            cur = self.txn.cursor(db=self.storage.elems_db)
+            if cur.set_range(head):
+                while cur.key()[:8] == head:
+                    if not cur.delete():
+                        break
+            return
+        b = self.batch
+        pending = list(b.reclaim_keyids if b.reclaim_keyids is not None
+                       else self.storage.reclaim_keyids)
+        pending.append(kid)
+        b.reclaim_keyids = pending
 
     def expired_keys(self, prefix, limit):
         """Up to `limit` (key, record) pairs of `prefix`'s db whose expiry is due."""

@@ -371,7 +371,7 @@ class Server:
             try:
                 if self.active_expire_enabled and not self.is_replica():
                     self._active_expire()
-                if self.storage.reclaim:
+                if self.storage.reclaim or self.storage.reclaim_keyids:
                     self._reclaim_slice()
                 now = time.monotonic()
                 if now - last_slow >= 1.0:
@@ -435,30 +435,52 @@ class Server:
             gevent.sleep(0)
 
     def _reclaim_slice(self):
-        """Delete a bounded slice of the records of the first flushed physical db."""
-        from kvstore.keyspace import _pdb_prefix
+        """Delete a bounded slice of what FLUSHDB/FLUSHALL and big DELs left behind: the
+        records of the first flushed physical db (collections among them put their key ids
+        on the list), then the elements of the first dropped collection."""
+        from kvstore.keyspace import TYPE_MASK, TYPE_STRING, _pdb_prefix
 
         def reclaim(ks):
             st = ks.storage
             batch = ks.batch
-            pending = list(batch.reclaim if batch.reclaim is not None else st.reclaim)
-            if not pending:
-                return 0
-            pdb = pending[0]
-            prefix = _pdb_prefix(pdb)
             n = 0
-            for table, db in ((st.meta_db, "meta"), (st.expires_db, "expires")):
-                cur = ks.txn.cursor(db=table)
+            pending = list(batch.reclaim if batch.reclaim is not None else st.reclaim)
+            if pending:
+                pdb = pending[0]
+                prefix = _pdb_prefix(pdb)
+                cur = ks.txn.cursor(db=st.meta_db)
                 if cur.set_range(prefix):
+                    while n < RECLAIM_RECORDS_PER_SLICE and cur.key()[:4] == prefix:
+                        rec = cur.value()
+                        if rec[0] & TYPE_MASK != TYPE_STRING:
+                            ks.free_elements(rec, defer=True)
+                        if not cur.delete():
+                            break
+                        n += 1
+                cur = ks.txn.cursor(db=st.expires_db)
+                if n < RECLAIM_RECORDS_PER_SLICE and cur.set_range(prefix):
                     while n < RECLAIM_RECORDS_PER_SLICE and cur.key()[:4] == prefix:
                         if not cur.delete():
                             break
                         n += 1
-                if n >= RECLAIM_RECORDS_PER_SLICE:
-                    return n
-            pending.pop(0)
-            batch.reclaim = pending
-            batch.counts[pdb] = [0, 0]
+                if n < RECLAIM_RECORDS_PER_SLICE:
+                    pending.pop(0)
+                    batch.reclaim = pending
+                    batch.counts[pdb] = [0, 0]
+                return n
+            kids = list(batch.reclaim_keyids if batch.reclaim_keyids is not None
+                        else st.reclaim_keyids)
+            if kids:
+                head = kids[0].to_bytes(8, "big")
+                cur = ks.txn.cursor(db=st.elems_db)
+                if cur.set_range(head):
+                    while n < RECLAIM_RECORDS_PER_SLICE and cur.key()[:8] == head:
+                        if not cur.delete():
+                            break
+                        n += 1
+                if n < RECLAIM_RECORDS_PER_SLICE:
+                    kids.pop(0)
+                    batch.reclaim_keyids = kids
             return n
 
         self.stat_lazyfreed += self.writer.call(reclaim)

@@ -40,6 +40,7 @@ SYS_NEXT_KEYID = b"next_keyid"
 SYS_REPL = b"repl"
 SYS_LASTSAVE = b"lastsave"
 SYS_RECLAIM = b"reclaim"
+SYS_RECLAIM_KEYIDS = b"reclaim_keyids"
 SYS_COUNTS_PREFIX = b"counts:"
 
 ENV_DIRNAME = "kvstore.lmdb"
@@ -122,6 +123,9 @@ class Storage:
             raw = txn.get(SYS_RECLAIM, db=self.sys_db)
             self.reclaim = ([_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)]
                             if raw else [])
+            raw = txn.get(SYS_RECLAIM_KEYIDS, db=self.sys_db)
+            self.reclaim_keyids = ([_U64.unpack_from(raw, i)[0] for i in range(0, len(raw), 8)]
+                                   if raw else [])
             self.counts = {}
             cur = txn.cursor(db=self.sys_db)
             if cur.set_range(SYS_COUNTS_PREFIX):
@@ -169,6 +173,9 @@ class Storage:
             put(SYS_NEXT_PDB, _U32.pack(batch.next_pdb), db=sysdb)
         if batch.reclaim is not None:
             put(SYS_RECLAIM, b"".join(_U32.pack(p) for p in batch.reclaim), db=sysdb)
+        if batch.reclaim_keyids is not None:
+            put(SYS_RECLAIM_KEYIDS, b"".join(_U64.pack(k) for k in batch.reclaim_keyids),
+                db=sysdb)
         txn.commit()
         if self.cfg.appendfsync == "always":
             self.env.sync(True)
@@ -184,6 +191,8 @@ class Storage:
             self.prefixes = [_U32.pack(p) for p in batch.dbmap]
         if batch.reclaim is not None:
             self.reclaim = batch.reclaim
+        if batch.reclaim_keyids is not None:
+            self.reclaim_keyids = batch.reclaim_keyids
 
     def sync(self):
         """Flush everything committed so far to stable storage (meta page included)."""

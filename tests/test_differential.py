@@ -152,6 +152,34 @@ SCENARIOS = {
         ("COMMAND", "INFO", "nosuchcommand"), ("SHUTDOWN", "FOO"), ("SHUTDOWN", "ABORT"),
         ("DEBUG", "NOSUCH"), ("DEBUG", "SLEEP", "0"), ("DEBUG", "DIGEST-VALUE", "nokey"),
     ],
+    "hashes": [
+        ("HSET", "h", "f", "abc"), ("HINCRBY", "h", "f", "1"), ("HINCRBYFLOAT", "h", "f", "1"),
+        ("HSET", "h", "n", "5", "m", "6"), ("HINCRBY", "h", "n", "x"),
+        ("HINCRBYFLOAT", "h", "n", "x"), ("HSET", "h"), ("HSET", "h", "a"),
+        ("HSET", "h", "a", "1", "b"), ("HMSET", "h", "a", "1", "b"), ("HMSET", "h", "x", "1"),
+        ("HGETALL", "h"), ("HKEYS", "h"), ("HVALS", "h"), ("HLEN", "h"), ("HLEN", "nokey"),
+        ("HGET", "h", "f"), ("HGET", "h", "nofield"), ("HGET", "nokey", "f"),
+        ("HMGET", "h", "f", "nofield", "n"), ("HMGET", "nokey", "a", "b"),
+        ("HEXISTS", "h", "f"), ("HEXISTS", "h", "zz"), ("HSTRLEN", "h", "f"),
+        ("HSTRLEN", "h", "zz"), ("HSETNX", "h", "f", "new"), ("HSETNX", "h", "g", "new"),
+        ("HINCRBY", "h", "n", "9223372036854775807"), ("HINCRBY", "h", "n", "1.5"),
+        ("HINCRBYFLOAT", "h", "fl", "10.5"), ("HINCRBYFLOAT", "h", "fl", "0.1"),
+        ("HINCRBYFLOAT", "h", "fl", "1e308"), ("HINCRBYFLOAT", "h", "fl", "1e308"),
+        ("HINCRBYFLOAT", "h", "fl", "inf"), ("HDEL", "h", "f", "nofield", "n"),
+        ("HDEL", "nokey", "f"), ("HGETALL", "h"), ("HGETALL", "nokey"), ("TYPE", "h"),
+        ("OBJECT", "ENCODING", "h"), ("SET", "s", "x"), ("HSET", "s", "f", "v"),
+        ("HGET", "s", "f"), ("HGETALL", "s"), ("HLEN", "s"), ("GET", "h"),
+        ("HRANDFIELD", "nokey"), ("HRANDFIELD", "nokey", "3"), ("HRANDFIELD", "h", "x"),
+        ("HRANDFIELD", "h", "-9223372036854775808"), ("HRANDFIELD", "h", "1", "withscores"),
+        ("HRANDFIELD", "h", "0"), ("HSCAN", "h", "0"), ("HSCAN", "h", "x"),
+        ("HSCAN", "h", "0", "COUNT", "0"), ("HSCAN", "h", "0", "MATCH", "f*"),
+        ("HSCAN", "nokey", "0"), ("HDEL", "h", "a", "b", "fl", "g", "m", "x"), ("EXISTS", "h"),
+        ("HSET", "big", "f", "x" * 100), ("OBJECT", "ENCODING", "big"),
+        ("DEBUG", "DIGEST-VALUE", "big", "s"), ("RENAME", "big", "big2"),
+        ("HGETALL", "big2"), ("COPY", "big2", "big3"), ("HGETALL", "big3"),
+        ("MOVE", "big3", "1"), ("EXISTS", "big3"), ("SELECT", "1"), ("HGETALL", "big3"),
+        ("SELECT", "0"), ("DEL", "big2"), ("HGETALL", "big2"),
+    ],
     "dump_restore": [
         ("SET", "s", "hello"), ("SET", "i", "12345"), ("SET", "big", "x" * 100), ("DUMP", "s"),
         ("DUMP", "i"), ("DUMP", "nokey"),
@@ -166,20 +194,42 @@ SCENARIOS = {
 }
 
 
-# Commands whose multi-element replies come in hash-table order in Redis: compare as sets.
-UNORDERED = {"KEYS"}
+# Commands whose multi-element replies come in hash-table order in Redis: compare as sets
+# (of elements, or of field/value pairs).
+UNORDERED = {"KEYS", "HKEYS", "HVALS", "SMEMBERS"}
+UNORDERED_PAIRS = {"HGETALL"}
+UNORDERED_SCAN_PAIRS = {"HSCAN"}
+
+
+def _items(reply):
+    """Split an aggregate reply into (header, [raw element replies])."""
+    head, _, body = reply.partition(b"\r\n")
+    conn = RawConn.__new__(RawConn)
+    conn.buf = body
+    conn.sock = None
+    n = int(head[1:]) * (2 if head[:1] == b"%" else 1)
+    return head, [conn.read_reply() for _ in range(n)]
+
+
+def _sorted_pairs(items):
+    pairs = sorted(zip(items[0::2], items[1::2]))
+    return [x for p in pairs for x in p]
 
 
 def _normalize(cmd, reply):
-    if cmd[0].upper() in UNORDERED and reply.startswith(b"*"):
-        head, _, body = reply.partition(b"\r\n")
-        items = []
-        conn = RawConn.__new__(RawConn)
-        conn.buf = body
-        conn.sock = None
-        for _ in range(int(head[1:])):
-            items.append(conn.read_reply())
+    name = cmd[0].upper()
+    if reply[:1] not in (b"*", b"%", b"~"):
+        return reply
+    if name in UNORDERED:
+        head, items = _items(reply)
         return head + b"\r\n" + b"".join(sorted(items))
+    if name in UNORDERED_PAIRS:
+        head, items = _items(reply)
+        return head + b"\r\n" + b"".join(_sorted_pairs(items))
+    if name in UNORDERED_SCAN_PAIRS:
+        head, (cursor, inner) = _items(reply)
+        ihead, items = _items(inner)
+        return head + b"\r\n" + cursor + ihead + b"\r\n" + b"".join(_sorted_pairs(items))
     return reply
 
 

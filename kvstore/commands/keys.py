@@ -207,16 +207,19 @@ def keys(ks, client, args):
     return out
 
 
-@command("scan", -2, "readonly", group="keyspace",
-         summary="Incrementally iterate the keys space", since="2.8.0")
-def scan(ks, client, args):
-    cursor = args[1]
-    # Redis parses the cursor with strtoul: digits with an optional sign, no spaces, no
-    # overflow ("-1" wraps around to a huge cursor).
+def parse_scan_cursor(cursor):
+    """Redis parses cursors with strtoul: digits with an optional sign, no spaces, no
+    overflow ("-1" wraps around to a huge cursor)."""
     body = cursor[1:] if cursor[:1] in (b"-", b"+") else cursor
     if not body.isdigit() or int(body) >= 2 ** 64:
         raise CommandError(errors.INVALID_CURSOR)
-    cid = int(body) if cursor[:1] != b"-" else (2 ** 64 - int(body)) % 2 ** 64
+    return int(body) if cursor[:1] != b"-" else (2 ** 64 - int(body)) % 2 ** 64
+
+
+@command("scan", -2, "readonly", group="keyspace",
+         summary="Incrementally iterate the keys space", since="2.8.0")
+def scan(ks, client, args):
+    cid = parse_scan_cursor(args[1])
     count = 10
     rx = None
     want_type = None
@@ -283,7 +286,7 @@ def _rename(ks, args, nx):
     if nx and ks.lookup(dst) is not None:
         return 0
     ks.delete(dst)
-    ks.delete(src)
+    ks.delete(src, keep_elements=True)
     ks.set_record(dst, rekey(rec, dst), None, old_known=True)
     ks.propagate(args)
     return 1 if nx else OK
@@ -358,7 +361,7 @@ def move(ks, client, args):
     dprefix = ks.prefix_of(dbid)
     if ks.lookup(key, dprefix) is not None:
         return 0
-    ks.delete(key)
+    ks.delete(key, keep_elements=True)
     ks.set_record(key, bytes(rec), None, prefix=dprefix, old_known=True)
     ks.propagate(args)
     return 1
@@ -374,7 +377,10 @@ def object_encoding_of(rec):
         if rec[0] & FLAG_RAW:
             return "raw"
         return string_encoding_for_object(bytes(rec[record_body_offset(rec):]))
-    return {1: "quicklist", 2: "hashtable", 3: "skiplist", 4: "hashtable", 5: "stream"}[t]
+    big = bool(rec[0] & FLAG_RAW)       # converted out of the compact encoding
+    return {1: "quicklist", 2: "hashtable" if big else "intset",
+            3: "skiplist" if big else "listpack", 4: "hashtable" if big else "listpack",
+            5: "stream"}[t]
 
 
 @command("encoding", 3, "readonly", 2, 2, 1, parent="object", group="keyspace",
