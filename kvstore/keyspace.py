@@ -216,6 +216,16 @@ class Collection:
         self.rec = rec
 
 
+def cfg_limit(ks, name):
+    """An encoding threshold from the server's configuration (OBJECT ENCODING emulation)."""
+    return getattr(ks.storage.cfg, name)
+
+
+def _is_int_member(m):
+    from kvstore.resp import strict_int
+    return strict_int(m) is not None
+
+
 def record_type(rec):
     return rec[0] & TYPE_MASK
 
@@ -580,6 +590,8 @@ class Keyspace:
             return "string", bytes(rec[record_body_offset(rec):])
         if t == TYPE_HASH:
             return "hash", list(self.elements(collection_keyid(rec)))
+        if t == TYPE_SET:
+            return "set", [m for m, _ in self.elements(collection_keyid(rec))]
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(TYPE_NAMES[t]))
 
     def write_value(self, key, type_name, value, expire_ms=0, prefix=None):
@@ -592,6 +604,17 @@ class Keyspace:
             coll = Collection.create(self, key, TYPE_HASH, prefix)
             for field, v in value:
                 coll.put(field, v)
+            coll.big = len(value) > cfg_limit(self, "hash_max_listpack_entries") or any(
+                len(f) > cfg_limit(self, "hash_max_listpack_value")
+                or len(v) > cfg_limit(self, "hash_max_listpack_value") for f, v in value)
+            coll.save(expire_ms)
+            return
+        if type_name == "set":
+            coll = Collection.create(self, key, TYPE_SET, prefix)
+            for m in value:
+                coll.put(m, b"")
+            coll.big = len(value) > cfg_limit(self, "set_max_intset_entries") or any(
+                not _is_int_member(m) for m in value)
             coll.save(expire_ms)
             return
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(type_name))

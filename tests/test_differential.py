@@ -180,6 +180,34 @@ SCENARIOS = {
         ("MOVE", "big3", "1"), ("EXISTS", "big3"), ("SELECT", "1"), ("HGETALL", "big3"),
         ("SELECT", "0"), ("DEL", "big2"), ("HGETALL", "big2"),
     ],
+    "sets": [
+        ("SADD", "s", "a", "b", "c", "a"), ("SADD", "s"), ("SCARD", "s"), ("SCARD", "nokey"),
+        ("SISMEMBER", "s", "a"), ("SISMEMBER", "s", "z"), ("SISMEMBER", "nokey", "a"),
+        ("SMISMEMBER", "s", "a", "z", "c"), ("SMISMEMBER", "nokey", "a"), ("SMEMBERS", "s"),
+        ("SMEMBERS", "nokey"), ("SREM", "s", "a", "zz"), ("SREM", "nokey", "a"),
+        ("SADD", "i", "1", "2", "3"), ("OBJECT", "ENCODING", "i"), ("OBJECT", "ENCODING", "s"),
+        ("SADD", "i", "x"), ("OBJECT", "ENCODING", "i"), ("SREM", "i", "x"),
+        ("OBJECT", "ENCODING", "i"), ("SRANDMEMBER", "s", "-9223372036854775808"),
+        ("SRANDMEMBER", "s", "x"), ("SRANDMEMBER", "s", "0"), ("SRANDMEMBER", "nokey"),
+        ("SRANDMEMBER", "nokey", "5"), ("SRANDMEMBER", "s", "1", "2"), ("SPOP", "s", "x"),
+        ("SPOP", "s", "-1"), ("SPOP", "s", "0"), ("SPOP", "nokey"), ("SPOP", "nokey", "3"),
+        ("SPOP", "s", "1", "2"), ("SINTERCARD", "0", "s"), ("SINTERCARD", "2", "s"),
+        ("SINTERCARD", "1", "s", "LIMIT", "-1"), ("SINTERCARD", "1", "s", "LIMIT", "x"),
+        ("SINTERCARD", "x", "s"), ("SINTERCARD", "1", "s", "FOO", "1"),
+        ("SADD", "t", "b", "c", "d"), ("SINTER", "s", "t"), ("SUNION", "s", "t", "nokey"),
+        ("SDIFF", "t", "s"), ("SDIFF", "nokey", "s"), ("SINTER", "s", "nokey"),
+        ("SINTERCARD", "2", "s", "t"), ("SINTERCARD", "2", "s", "t", "LIMIT", "1"),
+        ("SINTERSTORE", "d", "s", "t"), ("SMEMBERS", "d"), ("SUNIONSTORE", "d", "s", "t"),
+        ("SMEMBERS", "d"), ("SDIFFSTORE", "d", "t", "s"), ("SMEMBERS", "d"),
+        ("SINTERSTORE", "d", "s", "nokey"), ("EXISTS", "d"), ("SET", "str", "x"),
+        ("SUNIONSTORE", "str", "s"), ("TYPE", "str"), ("SADD", "str", "x"),
+        ("SMOVE", "s", "s", "b"), ("SMOVE", "s", "t2", "zz"), ("SMOVE", "s", "t2", "b"),
+        ("SMEMBERS", "t2"), ("SET", "str2", "x"), ("SMOVE", "s", "str2", "c"),
+        ("SINTER", "s", "str2"), ("SMOVE", "s", "t2", "c"), ("EXISTS", "s"),
+        ("SSCAN", "t", "0"), ("SSCAN", "t", "0", "COUNT", "0"), ("SSCAN", "t", "x"),
+        ("SSCAN", "t", "0", "MATCH", "b*"), ("SSCAN", "nokey", "0"),
+        ("DEBUG", "DIGEST-VALUE", "t", "t2", "i"), ("SPOP", "t2", "10"), ("EXISTS", "t2"),
+    ],
     "dump_restore": [
         ("SET", "s", "hello"), ("SET", "i", "12345"), ("SET", "big", "x" * 100), ("DUMP", "s"),
         ("DUMP", "i"), ("DUMP", "nokey"),
@@ -196,7 +224,8 @@ SCENARIOS = {
 
 # Commands whose multi-element replies come in hash-table order in Redis: compare as sets
 # (of elements, or of field/value pairs).
-UNORDERED = {"KEYS", "HKEYS", "HVALS", "SMEMBERS"}
+UNORDERED = {"KEYS", "HKEYS", "HVALS", "SMEMBERS", "SINTER", "SUNION", "SDIFF", "SPOP"}
+UNORDERED_SCAN = {"SSCAN"}
 UNORDERED_PAIRS = {"HGETALL"}
 UNORDERED_SCAN_PAIRS = {"HSCAN"}
 
@@ -226,6 +255,10 @@ def _normalize(cmd, reply):
     if name in UNORDERED_PAIRS:
         head, items = _items(reply)
         return head + b"\r\n" + b"".join(_sorted_pairs(items))
+    if name in UNORDERED_SCAN:
+        head, (cursor, inner) = _items(reply)
+        ihead, items = _items(inner)
+        return head + b"\r\n" + cursor + ihead + b"\r\n" + b"".join(sorted(items))
     if name in UNORDERED_SCAN_PAIRS:
         head, (cursor, inner) = _items(reply)
         ihead, items = _items(inner)

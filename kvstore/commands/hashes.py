@@ -6,9 +6,9 @@ import random
 
 from kvstore import errors
 from kvstore.commands import command
+from kvstore.commands.keys import parse_scan_cursor, parse_scan_options, scan_collection
 from kvstore.commands.strings import parse_int
 from kvstore.errors import CommandError
-from kvstore.glob import compile_pattern
 from kvstore.keyspace import TYPE_HASH, Collection
 from kvstore.numbers import (LLONG_MAX, LLONG_MIN, format_long_double_human, ld_add,
                              parse_long_double)
@@ -226,54 +226,9 @@ def hrandfield(ks, client, args):
 @command("hscan", -3, "readonly", 1, 1, 1, group="hash",
          summary="Incrementally iterate hash fields and associated values", since="2.8.0")
 def hscan(ks, client, args):
-    from kvstore.commands.keys import parse_scan_cursor
     cid = parse_scan_cursor(args[2])
-    count = 10
-    rx = None
-    i = 3
-    while i < len(args):
-        opt = args[i].lower()
-        if opt == b"count" and i + 1 < len(args):
-            count = parse_int(args[i + 1])
-            if count < 1:
-                raise _SYNTAX
-        elif opt == b"match" and i + 1 < len(args):
-            rx = None if args[i + 1] == b"*" else compile_pattern(args[i + 1])
-        else:
-            raise _SYNTAX
-        i += 2
-    h = _open(ks, args[1])
-    if h is None:
+    count, rx, _ = parse_scan_options(args, 3)
+    coll = _open(ks, args[1])
+    if coll is None:
         return [b"0", []]
-    out = []
-    server = client.server
-    if not h.big:
-        # Like Redis's listpack encoding: the whole small hash in one reply, cursor 0.
-        for f, v in h.items():
-            if rx is None or rx.match(f):
-                out.extend((f, v))
-        return [b"0", out]
-    start_after = server.scan_cursors.get((cid, ("elems", h.keyid))) if cid else None
-    seen = 0
-    last = None
-    cur = ks.txn.cursor(db=ks.storage.elems_db)
-    if start_after is None:
-        positioned = cur.set_range(h.head)
-    else:
-        positioned = cur.set_range(start_after)
-        if positioned and cur.key() == start_after:
-            positioned = cur.next()
-    from kvstore.keyspace import decode_element
-    while positioned and cur.key()[:8] == h.head:
-        k = cur.key()
-        f, v = decode_element(k[8:], cur.value())
-        seen += 1
-        last = k
-        if rx is None or rx.match(f):
-            out.extend((f, v))
-        positioned = cur.next()
-        if seen >= count:
-            break
-    if not positioned or cur.key()[:8] != h.head:
-        return [b"0", out]
-    return [b"%d" % server.scan_cursor_for(("elems", h.keyid), last), out]
+    return scan_collection(ks, client, coll, cid, count, rx, True)

@@ -10,7 +10,7 @@ from kvstore.encoding import string_encoding_for_object
 from kvstore.errors import CommandError
 from kvstore.glob import compile_pattern, literal_prefix
 from kvstore.keyspace import (FLAG_RAW, HDR, TYPE_MASK, TYPE_NAMES, TYPE_STRING,
-                              record_body_offset, record_key, rekey)
+                              decode_element, record_body_offset, record_key, rekey)
 from kvstore.numbers import LLONG_MAX, LLONG_MIN
 from kvstore.resp import OK, Simple, strict_int
 from replication import rdb
@@ -216,14 +216,12 @@ def parse_scan_cursor(cursor):
     return int(body) if cursor[:1] != b"-" else (2 ** 64 - int(body)) % 2 ** 64
 
 
-@command("scan", -2, "readonly", group="keyspace",
-         summary="Incrementally iterate the keys space", since="2.8.0")
-def scan(ks, client, args):
-    cid = parse_scan_cursor(args[1])
+def parse_scan_options(args, start, allow_type=False):
+    """(count, compiled MATCH pattern or None, TYPE or None) of a SCAN-family command."""
     count = 10
     rx = None
     want_type = None
-    i = 2
+    i = start
     while i < len(args):
         opt = args[i].lower()
         if opt == b"count" and i + 1 < len(args):
@@ -231,13 +229,56 @@ def scan(ks, client, args):
             if count < 1:
                 raise _SYNTAX
         elif opt == b"match" and i + 1 < len(args):
-            p = args[i + 1]
-            rx = None if p == b"*" else compile_pattern(p)
-        elif opt == b"type" and i + 1 < len(args):
+            rx = None if args[i + 1] == b"*" else compile_pattern(args[i + 1])
+        elif allow_type and opt == b"type" and i + 1 < len(args):
             want_type = args[i + 1].decode("utf-8", "replace").lower()
         else:
             raise _SYNTAX
         i += 2
+    return count, rx, want_type
+
+
+def scan_collection(ks, client, coll, cid, count, rx, with_values):
+    """HSCAN/SSCAN (and ZSCAN later) over a collection's element records. A collection still
+    in Redis's compact encoding comes back whole with cursor 0, as Redis does; a big one is
+    paged by element count with server-side cursors (see Server.scan_cursor_for)."""
+    out = []
+    if not coll.big:
+        for name, value in coll.items():
+            if rx is None or rx.match(name):
+                out.extend((name, value) if with_values else (name,))
+        return [b"0", out]
+    server = client.server
+    token = ("elems", coll.keyid)
+    start_after = server.scan_cursors.get((cid, token)) if cid else None
+    cur = ks.txn.cursor(db=ks.storage.elems_db)
+    if start_after is None:
+        positioned = cur.set_range(coll.head)
+    else:
+        positioned = cur.set_range(start_after)
+        if positioned and cur.key() == start_after:
+            positioned = cur.next()
+    seen = 0
+    last = None
+    while positioned and cur.key()[:8] == coll.head:
+        last = cur.key()
+        name, value = decode_element(last[8:], cur.value())
+        seen += 1
+        if rx is None or rx.match(name):
+            out.extend((name, value) if with_values else (name,))
+        positioned = cur.next()
+        if seen >= count:
+            break
+    if not positioned or cur.key()[:8] != coll.head:
+        return [b"0", out]
+    return [b"%d" % server.scan_cursor_for(token, last), out]
+
+
+@command("scan", -2, "readonly", group="keyspace",
+         summary="Incrementally iterate the keys space", since="2.8.0")
+def scan(ks, client, args):
+    cid = parse_scan_cursor(args[1])
+    count, rx, want_type = parse_scan_options(args, 2, allow_type=True)
     server = client.server
     # Cursors are positions this server handed out; an unknown one (a restart, a made-up
     # number) restarts the iteration, which keeps SCAN's guarantee that every key present
