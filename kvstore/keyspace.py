@@ -129,7 +129,7 @@ class Collection:
     """
 
     __slots__ = ("ks", "key", "prefix", "rec", "type_code", "keyid", "size", "head", "big",
-                 "elems", "max_len")
+                 "elems", "max_len", "extra")
 
     def __init__(self, ks, key, rec, prefix):
         self.ks = ks
@@ -137,7 +137,9 @@ class Collection:
         self.prefix = prefix
         self.rec = rec
         self.type_code = rec[0] & TYPE_MASK
-        self.keyid, self.size = _COLL.unpack_from(rec, record_body_offset(rec))
+        off = record_body_offset(rec)
+        self.keyid, self.size = _COLL.unpack_from(rec, off)
+        self.extra = bytes(rec[off + _COLL.size:])     # type-specific (a list's head index)
         self.big = bool(rec[0] & FLAG_RAW)
         self.head = _U64BE.pack(self.keyid)
         self.elems = ks.storage.elems_db
@@ -155,17 +157,17 @@ class Collection:
         return cls(ks, key, rec, prefix)
 
     @classmethod
-    def create(cls, ks, key, type_code, prefix=None):
+    def create(cls, ks, key, type_code, prefix=None, extra=b""):
         """A new, empty collection (stored on save(), if it gained elements)."""
         prefix = ks.prefix if prefix is None else prefix
-        rec = make_record(type_code, 0, key, _COLL.pack(ks.new_keyid(), 0))
+        rec = make_record(type_code, 0, key, _COLL.pack(ks.new_keyid(), 0) + extra)
         c = cls(ks, key, rec, prefix)
         c.rec = None
         return c
 
     @classmethod
-    def open_or_create(cls, ks, key, type_code):
-        return cls.open(ks, key, type_code) or cls.create(ks, key, type_code)
+    def open_or_create(cls, ks, key, type_code, extra=b""):
+        return cls.open(ks, key, type_code) or cls.create(ks, key, type_code, extra=extra)
 
     def _sub(self, name):
         return self.head + (name if len(name) <= LONG_KEY_LIMIT else encode_key(name))
@@ -211,9 +213,118 @@ class Collection:
         if expire_ms is None:
             expire_ms = record_expire(self.rec) if self.rec is not None else 0
         flags = self.type_code | (FLAG_RAW if self.big else 0)
-        rec = make_record(flags, expire_ms, self.key, _COLL.pack(self.keyid, self.size))
+        rec = make_record(flags, expire_ms, self.key,
+                          _COLL.pack(self.keyid, self.size) + self.extra)
         ks.set_record(self.key, rec, self.rec, prefix=self.prefix, old_known=True)
         self.rec = rec
+
+
+_LIST_HEAD = struct.Struct("<q")            # a list's extra: index of its first element
+_IDX = struct.Struct(">Q")
+_IDX_BIAS = 1 << 63                          # offset binary: signed indices sort as bytes
+
+
+class ListValue:
+    """A list on element records keyed by position: `<keyid><index + 2**63, u64 BE>`. The
+    key record keeps (size, head index), so push/pop at either end and LINDEX/LSET are
+    O(log n), LRANGE is a cursor walk; inserts and removals in the middle renumber the tail
+    (O(n), as in Redis)."""
+
+    __slots__ = ("coll", "txn", "elems", "head_key", "first")
+
+    def __init__(self, coll):
+        self.coll = coll
+        self.txn = coll.ks.txn
+        self.elems = coll.elems
+        self.head_key = coll.head
+        self.first = _LIST_HEAD.unpack(coll.extra)[0] if coll.extra else 0
+
+    @classmethod
+    def open(cls, ks, key, prefix=None):
+        coll = Collection.open(ks, key, TYPE_LIST, prefix)
+        return None if coll is None else cls(coll)
+
+    @classmethod
+    def create(cls, ks, key, prefix=None):
+        return cls(Collection.create(ks, key, TYPE_LIST, prefix, extra=_LIST_HEAD.pack(0)))
+
+    @classmethod
+    def open_or_create(cls, ks, key):
+        return cls.open(ks, key) or cls.create(ks, key)
+
+    @property
+    def size(self):
+        return self.coll.size
+
+    def _k(self, pos):
+        return self.head_key + _IDX.pack(self.first + pos + _IDX_BIAS)
+
+    def get(self, pos):
+        """Element at 0-based position `pos` (no bounds check beyond the table)."""
+        v = self.txn.get(self._k(pos), db=self.elems)
+        return None if v is None else bytes(v)
+
+    def set(self, pos, value):
+        self.txn.put(self._k(pos), value, db=self.elems)
+
+    def push(self, value, left):
+        if left:
+            self.first -= 1
+            self.txn.put(self._k(0), value, db=self.elems)
+        else:
+            self.txn.put(self._k(self.coll.size), value, db=self.elems)
+        self.coll.size += 1
+
+    def pop(self, left):
+        pos = 0 if left else self.coll.size - 1
+        k = self._k(pos)
+        v = bytes(self.txn.pop(k, db=self.elems))
+        if left:
+            self.first += 1
+        self.coll.size -= 1
+        return v
+
+    def range(self, start, stop):
+        """Elements start..stop inclusive (already clamped to the list)."""
+        out = []
+        if start > stop:
+            return out
+        cur = self.txn.cursor(db=self.elems)
+        if not cur.set_key(self._k(start)):
+            return out
+        n = stop - start + 1
+        for v in cur.iternext(keys=False, values=True):
+            out.append(bytes(v))
+            if len(out) == n:
+                break
+        return out
+
+    def all(self):
+        return self.range(0, self.coll.size - 1)
+
+    def rewrite(self, values):
+        """Replace the whole content (LINSERT/LREM renumbering)."""
+        for i in range(self.coll.size):
+            self.txn.delete(self._k(i), db=self.elems)
+        self.first = 0
+        self.coll.size = 0
+        for v in values:
+            self.push(v, left=False)
+
+    def trim(self, start, stop):
+        """Keep positions start..stop (clamped; start > stop empties the list)."""
+        size = self.coll.size
+        keep_from, keep_to = (start, stop) if start <= stop else (size, size - 1)
+        for i in list(range(0, min(keep_from, size))) + list(range(keep_to + 1, size)):
+            self.txn.delete(self._k(i), db=self.elems)
+        removed = size - max(0, keep_to - keep_from + 1)
+        self.first += min(keep_from, size)
+        self.coll.size = max(0, keep_to - keep_from + 1)
+        return removed
+
+    def save(self, expire_ms=None):
+        self.coll.extra = _LIST_HEAD.pack(self.first)
+        self.coll.save(expire_ms)
 
 
 def cfg_limit(ks, name):
@@ -308,7 +419,7 @@ class Keyspace:
 
     __slots__ = ("storage", "txn", "batch", "now", "db", "pdb", "prefix", "effects", "deltas",
                  "writable", "meta_db", "expires_db", "hide_expired", "delete_expired",
-                 "touched", "unwrapped")
+                 "touched", "unwrapped", "ready")
 
     def __init__(self, storage, txn, batch=None):
         self.storage = storage
@@ -324,6 +435,7 @@ class Keyspace:
         self.deltas = []
         self.touched = []
         self.unwrapped = False      # effects go to the log one by one (active expiry)
+        self.ready = []             # list keys a command made non-empty (blocked clients)
         self.db = 0
         self.pdb = 0
         self.prefix = b""
@@ -349,6 +461,8 @@ class Keyspace:
             self.deltas = []
         if self.touched:
             self.touched = []
+        if self.ready:
+            self.ready = []
 
     def end_command(self, unit=None):
         """The command's nested transaction committed: merge its staged changes. With `unit`
@@ -363,6 +477,10 @@ class Keyspace:
             hook = self.storage.on_touch
             if hook is not None:
                 hook(self.touched)
+        if self.ready:
+            hook = self.storage.on_ready
+            if hook is not None:
+                hook(self, self.ready)
         if self.effects:
             if unit is not None:
                 unit.extend(self.effects)
@@ -371,6 +489,10 @@ class Keyspace:
                     batch.append_effects([e])
             else:
                 batch.append_effects(self.effects)
+
+    def signal_ready(self, key):
+        """`key` (a list, in the current db) may now serve clients blocked on it."""
+        self.ready.append((self.db, key))
 
     def propagate(self, args, db=None):
         self.effects.append((self.db if db is None else db, args))
@@ -592,6 +714,8 @@ class Keyspace:
             return "hash", list(self.elements(collection_keyid(rec)))
         if t == TYPE_SET:
             return "set", [m for m, _ in self.elements(collection_keyid(rec))]
+        if t == TYPE_LIST:
+            return "list", [bytes(v) for _, v in self.raw_elements(collection_keyid(rec))]
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(TYPE_NAMES[t]))
 
     def write_value(self, key, type_name, value, expire_ms=0, prefix=None):
@@ -608,6 +732,12 @@ class Keyspace:
                 len(f) > cfg_limit(self, "hash_max_listpack_value")
                 or len(v) > cfg_limit(self, "hash_max_listpack_value") for f, v in value)
             coll.save(expire_ms)
+            return
+        if type_name == "list":
+            lst = ListValue.create(self, key, prefix)
+            for v in value:
+                lst.push(v, left=False)
+            lst.save(expire_ms)
             return
         if type_name == "set":
             coll = Collection.create(self, key, TYPE_SET, prefix)

@@ -90,7 +90,8 @@ def container(name, arity, flags="", group="generic", summary="", since="1.0.0")
     return cmd
 
 
-_MODULES = ("clients", "strings", "keys", "hashes", "sets", "server", "transactions")
+_MODULES = ("clients", "strings", "keys", "lists", "hashes", "sets", "server",
+            "transactions")
 
 
 def load_all():

@@ -1,0 +1,371 @@
+"""List commands on keyspace.ListValue (position-keyed element records: O(log n) at both
+ends and by index). The blocking variants (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) wait in the
+client's greenlet and are served inside the batch of the write that makes them servable
+(see Server.serve_blocked), and propagate as their non-blocking effect."""
+
+from kvstore import errors
+from kvstore.commands import command
+from kvstore.errors import CommandError
+from kvstore.keyspace import ListValue
+from kvstore.resp import OK, NullArray, strict_int
+
+_SYNTAX = CommandError(errors.SYNTAX)
+_NOT_INT = CommandError(errors.NOT_INTEGER)
+
+
+def _int(b):
+    v = strict_int(b)
+    if v is None:
+        raise _NOT_INT
+    return v
+
+
+def _push(ks, args, left, only_existing):
+    lst = ListValue.open(ks, args[1]) if only_existing else ListValue.open_or_create(
+        ks, args[1])
+    if lst is None:
+        return 0
+    for v in args[2:]:
+        lst.push(v, left)
+    lst.save()
+    ks.propagate(args)
+    ks.signal_ready(args[1])
+    return lst.size
+
+
+@command("lpush", -3, "write denyoom fast", 1, 1, 1, group="list",
+         summary="Prepend one or multiple elements to a list")
+def lpush(ks, client, args):
+    return _push(ks, args, True, False)
+
+
+@command("rpush", -3, "write denyoom fast", 1, 1, 1, group="list",
+         summary="Append one or multiple elements to a list")
+def rpush(ks, client, args):
+    return _push(ks, args, False, False)
+
+
+@command("lpushx", -3, "write denyoom fast", 1, 1, 1, group="list",
+         summary="Prepend an element to a list, only if the list exists", since="2.2.0")
+def lpushx(ks, client, args):
+    return _push(ks, args, True, True)
+
+
+@command("rpushx", -3, "write denyoom fast", 1, 1, 1, group="list",
+         summary="Append an element to a list, only if the list exists", since="2.2.0")
+def rpushx(ks, client, args):
+    return _push(ks, args, False, True)
+
+
+def pop_some(ks, key, left, count):
+    """Pop up to `count` elements (None = one, returned bare); None if the key is missing."""
+    lst = ListValue.open(ks, key)
+    if lst is None:
+        return None
+    if count is None:
+        v = lst.pop(left)
+        lst.save()
+        return v
+    out = [lst.pop(left) for _ in range(min(count, lst.size))]
+    lst.save()
+    return out
+
+
+def _pop(ks, client, args, left):
+    if len(args) > 3:
+        raise CommandError(errors.WRONG_ARITY.format("lpop" if left else "rpop"))
+    count = None
+    if len(args) == 3:
+        count = strict_int(args[2])
+        if count is None or count < 0:
+            raise CommandError(errors.VALUE_OUT_OF_RANGE_POSITIVE)
+    res = pop_some(ks, args[1], left, count)
+    if res is None:
+        return None if count is None else NullArray
+    if count != 0:
+        ks.propagate(args)
+    return res
+
+
+@command("lpop", -2, "write fast", 1, 1, 1, group="list",
+         summary="Remove and get the first elements in a list")
+def lpop(ks, client, args):
+    return _pop(ks, client, args, True)
+
+
+@command("rpop", -2, "write fast", 1, 1, 1, group="list",
+         summary="Remove and get the last elements in a list")
+def rpop(ks, client, args):
+    return _pop(ks, client, args, False)
+
+
+@command("llen", 2, "readonly fast", 1, 1, 1, group="list", summary="Get the length of a list")
+def llen(ks, client, args):
+    lst = ListValue.open(ks, args[1])
+    return 0 if lst is None else lst.size
+
+
+def clamp_range(start, end, size):
+    """Redis's LRANGE/LTRIM index rules; (start, end) inclusive, start > end if empty."""
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    if start < 0:
+        start = 0
+    if start > end or start >= size:
+        return 1, 0
+    if end >= size:
+        end = size - 1
+    return start, end
+
+
+@command("lrange", 4, "readonly", 1, 1, 1, group="list",
+         summary="Get a range of elements from a list")
+def lrange(ks, client, args):
+    start, end = _int(args[2]), _int(args[3])
+    lst = ListValue.open(ks, args[1])
+    if lst is None:
+        return []
+    s, e = clamp_range(start, end, lst.size)
+    return lst.range(s, e)
+
+
+@command("lindex", 3, "readonly", 1, 1, 1, group="list",
+         summary="Get an element from a list by its index")
+def lindex(ks, client, args):
+    idx = _int(args[2])
+    lst = ListValue.open(ks, args[1])
+    if lst is None:
+        return None
+    if idx < 0:
+        idx += lst.size
+    if not 0 <= idx < lst.size:
+        return None
+    return lst.get(idx)
+
+
+@command("lset", 4, "write denyoom", 1, 1, 1, group="list",
+         summary="Set the value of an element in a list by its index")
+def lset(ks, client, args):
+    idx = _int(args[2])
+    lst = ListValue.open(ks, args[1])
+    if lst is None:
+        raise CommandError(errors.NO_SUCH_KEY)
+    if idx < 0:
+        idx += lst.size
+    if not 0 <= idx < lst.size:
+        raise CommandError(errors.INDEX_OUT_OF_RANGE)
+    lst.set(idx, args[3])
+    lst.save()
+    ks.propagate(args)
+    return OK
+
+
+@command("linsert", 5, "write denyoom", 1, 1, 1, group="list",
+         summary="Insert an element before or after another element in a list",
+         since="2.2.0")
+def linsert(ks, client, args):
+    where = args[2].lower()
+    if where not in (b"before", b"after"):
+        raise _SYNTAX
+    lst = ListValue.open(ks, args[1])
+    if lst is None:
+        return 0
+    values = lst.all()
+    try:
+        i = values.index(args[3])
+    except ValueError:
+        return -1
+    values.insert(i if where == b"before" else i + 1, args[4])
+    lst.rewrite(values)
+    lst.save()
+    ks.propagate(args)
+    ks.signal_ready(args[1])
+    return lst.size
+
+
+@command("lrem", 4, "write", 1, 1, 1, group="list",
+         summary="Remove elements from a list")
+def lrem(ks, client, args):
+    count = _int(args[2])
+    lst = ListValue.open(ks, args[1])
+    if lst is None:
+        return 0
+    values = lst.all()
+    target = args[3]
+    removed = 0
+    if count >= 0:
+        kept = []
+        for v in values:
+            if v == target and (count == 0 or removed < count):
+                removed += 1
+            else:
+                kept.append(v)
+    else:
+        kept = []
+        for v in reversed(values):
+            if v == target and removed < -count:
+                removed += 1
+            else:
+                kept.append(v)
+        kept.reverse()
+    if removed:
+        lst.rewrite(kept)
+        lst.save()
+        ks.propagate(args)
+    return removed
+
+
+@command("ltrim", 4, "write", 1, 1, 1, group="list",
+         summary="Trim a list to the specified range")
+def ltrim(ks, client, args):
+    start, end = _int(args[2]), _int(args[3])
+    lst = ListValue.open(ks, args[1])
+    if lst is None:
+        return OK
+    s, e = clamp_range(start, end, lst.size)
+    if lst.trim(s, e):
+        lst.save()
+        ks.propagate(args)
+    return OK
+
+
+@command("lpos", -3, "readonly", 1, 1, 1, group="list",
+         summary="Return the index of matching elements on a list", since="6.0.6")
+def lpos(ks, client, args):
+    rank, count, maxlen = 1, None, 0
+    i = 3
+    while i < len(args):
+        opt = args[i].lower()
+        if i + 1 >= len(args):
+            raise _SYNTAX
+        if opt == b"rank":
+            rank = _int(args[i + 1])
+            if rank == 0:
+                raise CommandError(errors.LPOS_RANK_ZERO)
+        elif opt == b"count":
+            count = _int(args[i + 1])
+            if count < 0:
+                raise CommandError(errors.LPOS_COUNT_NEGATIVE)
+        elif opt == b"maxlen":
+            maxlen = _int(args[i + 1])
+            if maxlen < 0:
+                raise CommandError(errors.LPOS_MAXLEN_NEGATIVE)
+        else:
+            raise _SYNTAX
+        i += 2
+    lst = ListValue.open(ks, args[1])
+    if lst is None:
+        return None if count is None else []
+    values = lst.all()
+    positions = range(len(values)) if rank > 0 else range(len(values) - 1, -1, -1)
+    skip = abs(rank) - 1
+    matches = []
+    for n, pos in enumerate(positions):
+        if maxlen and n >= maxlen:
+            break
+        if values[pos] == args[2]:
+            if skip:
+                skip -= 1
+                continue
+            matches.append(pos)
+            if count is None or (count and len(matches) >= count):
+                break
+    if count is None:
+        return matches[0] if matches else None
+    return matches
+
+
+def _where(arg):
+    w = arg.lower()
+    if w == b"left":
+        return True
+    if w == b"right":
+        return False
+    raise _SYNTAX
+
+
+def move_one(ks, src, dst, from_left, to_left):
+    """LMOVE's core: None if `src` is missing; WRONGTYPE checks on both keys first."""
+    s = ListValue.open(ks, src)
+    if s is None:
+        return None
+    d = s if src == dst else ListValue.open(ks, dst)
+    v = s.pop(from_left)
+    s.save()
+    if src == dst:
+        d = ListValue.open_or_create(ks, dst)
+    elif d is None:
+        d = ListValue.create(ks, dst)
+    d.push(v, to_left)
+    d.save()
+    ks.signal_ready(dst)
+    return v
+
+
+@command("lmove", 5, "write denyoom", 1, 2, 1, group="list",
+         summary="Pop an element from a list, push it to another list and return it",
+         since="6.2.0")
+def lmove(ks, client, args):
+    from_left, to_left = _where(args[3]), _where(args[4])
+    v = move_one(ks, args[1], args[2], from_left, to_left)
+    if v is not None:
+        ks.propagate(args)
+    return v
+
+
+@command("rpoplpush", 3, "write denyoom", 1, 2, 1, group="list",
+         summary="Remove the last element in a list, prepend it to another list and return it",
+         since="1.2.0")
+def rpoplpush(ks, client, args):
+    v = move_one(ks, args[1], args[2], False, True)
+    if v is not None:
+        ks.propagate(args)
+    return v
+
+
+def parse_mpop(args, start):
+    """(keys, from_left, count) of LMPOP/BLMPOP arguments from `start` (numkeys)."""
+    numkeys = strict_int(args[start])
+    if numkeys is None or numkeys <= 0:
+        raise CommandError(errors.NUMKEYS_POSITIVE)
+    if numkeys > len(args) - start - 2:
+        raise _SYNTAX
+    keys = args[start + 1:start + 1 + numkeys]
+    rest = args[start + 1 + numkeys:]
+    left = _where(rest[0])
+    count = 1
+    i = 1
+    seen_count = False
+    while i < len(rest):
+        if rest[i].lower() == b"count" and i + 1 < len(rest) and not seen_count:
+            count = strict_int(rest[i + 1])
+            if count is None or count <= 0:
+                raise CommandError(errors.COUNT_POSITIVE)
+            seen_count = True
+            i += 2
+        else:
+            raise _SYNTAX
+    return keys, left, count
+
+
+def mpop_first(ks, keys, left, count):
+    """Pop from the first non-empty list: ([key, [elements]], effect args) or (None, None)."""
+    for key in keys:
+        popped = pop_some(ks, key, left, count)
+        if popped:
+            effect = [b"LPOP" if left else b"RPOP", key, b"%d" % len(popped)]
+            return [key, popped], effect
+    return None, None
+
+
+@command("lmpop", -4, "write", 0, 0, 0, group="list",
+         summary="Pop elements from a list", since="7.0.0")
+def lmpop(ks, client, args):
+    keys, left, count = parse_mpop(args, 1)
+    reply, effect = mpop_first(ks, keys, left, count)
+    if reply is None:
+        return NullArray
+    ks.propagate(effect)
+    return reply
