@@ -54,6 +54,7 @@ class Client:
         self.multi_error = False
         self.watching = {}
         self.watch_dirty = False
+        self.in_exec = False         # EXEC is running this client's queue (no blocking)
 
     def reset_multi(self):
         self.in_multi = False

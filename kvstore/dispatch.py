@@ -18,6 +18,7 @@ in-memory state; never call gevent (no socket I/O, no sleeping, no greenlet swit
 import logging
 
 import lmdb
+from gevent.event import Event
 from gevent.hub import Waiter, get_hub
 
 from kvstore import errors
@@ -123,6 +124,85 @@ def run_one_conn(server, client, cmd, args):
     return encode(reply, client.resp3)
 
 
+class BlockedOp:
+    """A client blocked on list keys (BLPOP & co). `attempt(ks, key)` tries to serve it
+    from `key` inside a batch: returns the reply value, or None when there is nothing."""
+    __slots__ = ("client", "db", "keys", "attempt", "event", "reply", "done")
+
+    def __init__(self, client, keys, attempt):
+        self.client = client
+        self.db = client.db
+        self.keys = keys
+        self.attempt = attempt
+        self.event = Event()
+        self.reply = None
+        self.done = False
+
+
+class Blocking:
+    """Clients blocked on keys, served in FIFO order inside the batch of the write that made
+    their key non-empty (as Redis's handleClientsBlockedOnKeys does right after the command),
+    so a blocked client gets the element before any later command can take it."""
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.by_key = {}             # (db, key) -> [BlockedOp, ...] in arrival order
+        self.served = []             # ops served in the running batch, woken after commit
+
+    def register(self, op):
+        for key in op.keys:
+            self.by_key.setdefault((op.db, key), []).append(op)
+
+    def unregister(self, op):
+        for key in op.keys:
+            q = self.by_key.get((op.db, key))
+            if q is not None and op in q:
+                q.remove(op)
+                if not q:
+                    del self.by_key[(op.db, key)]
+
+    def count(self):
+        return len({id(op) for q in self.by_key.values() for op in q})
+
+    def serve(self, ks, txn, ready):
+        env = ks.storage.env
+        work = list(ready)
+        while work:
+            db, key = work.pop(0)
+            q = self.by_key.get((db, key))
+            while q:
+                op = q[0]
+                sub = env.begin(write=True, parent=txn)
+                ks.txn = sub
+                ks.begin_command(op.db)
+                try:
+                    reply = op.attempt(ks, key)
+                except CommandError as e:
+                    reply = e
+                if reply is None or isinstance(reply, CommandError):
+                    sub.abort()
+                    ks.txn = txn
+                    if reply is None:
+                        break
+                else:
+                    sub.commit()
+                    ks.end_command()
+                    work.extend(ks.ready)
+                    ks.txn = txn
+                op.reply = reply
+                op.done = True
+                self.unregister(op)
+                self.served.append(op)
+                q = self.by_key.get((db, key))
+
+    def wake_served(self, failed):
+        served, self.served = self.served, []
+        for op in served:
+            if failed:
+                op.reply = CommandError(errors.MISCONF_DISK)
+            op.event.set()
+
+
 class Writer:
     """The one writer. `submit` blocks the calling greenlet until its commands are committed.
 
@@ -140,6 +220,7 @@ class Writer:
         self.batches = 0
         self.batched_commands = 0
         self.on_commit = []          # callables run (in the hub) after every successful commit
+        self.blocking = Blocking(self)
 
     def submit(self, client, items):
         """Queue `items` and block this greenlet until they are committed; returns the
@@ -153,9 +234,10 @@ class Writer:
             self.loop.run_callback(self._flush)
         return waiter.get()
 
-    def call(self, fn):
-        """Run fn(ks) in the next batch; returns its result (or raises its exception)."""
-        res = self.submit(None, fn)
+    def call(self, fn, db=0):
+        """Run fn(ks) in the next batch, with logical db `db` selected; returns its result (or
+        raises its exception). Effects fn propagates are logged like a command's."""
+        res = self.submit(None, (fn, db))
         if isinstance(res, BaseException):
             raise res
         return res
@@ -173,9 +255,12 @@ class Writer:
         self.pending = []
         try:
             results = self._run_batch(entries)
+            failed = self.storage.last_commit_error is not None
         except Exception as e:      # a bug: fail this batch, keep the writer alive
             log.exception("write batch failed")
             results = [self._failure(client, items, e) for client, items, _ in entries]
+            failed = True
+        self.blocking.wake_served(failed)
         if self.on_commit:
             for fn in self.on_commit:
                 fn()
@@ -196,18 +281,21 @@ class Writer:
         results = []
         ncmd = 0
         for client, items, _ in entries:
-            if client is None:                      # internal write: items is fn(ks)
+            if client is None:                      # internal write: items is (fn, db)
+                fn, db = items
                 sub = env.begin(write=True, parent=txn)
                 ks.txn = sub
-                ks.begin_command(0)
+                ks.begin_command(db)
                 try:
-                    res = items(ks)
+                    res = fn(ks)
                     sub.commit()
                     ks.end_command()
                 except Exception as e:      # noqa: BLE001 - reported to the caller
                     sub.abort()
                     res = e
                 ks.txn = txn
+                if ks.ready and self.blocking.by_key:
+                    self.blocking.serve(ks, txn, list(ks.ready))
                 results.append(res)
                 continue
             if items[0][0] is TRANSACTION:          # EXEC: one unit, see transactions.py
@@ -238,8 +326,7 @@ class Writer:
         self.batched_commands += ncmd
         return results
 
-    @staticmethod
-    def _exec_one(ks, txn, client, cmd, args, over_quota, unit=None):
+    def _exec_one(self, ks, txn, client, cmd, args, over_quota, unit=None):
         """Run one command of a batch; return its encoded reply. A write runs in a nested
         transaction (rolled back alone on any error); effects go to the log, or to `unit`."""
         if cmd.__class__ is CommandError:
@@ -268,6 +355,8 @@ class Writer:
                 log.exception("internal error in %s", cmd.full_name)
                 reply = CommandError("ERR internal error while running '%s'" % cmd.full_name)
             ks.txn = txn
+            if ks.ready and self.blocking.by_key:
+                self.blocking.serve(ks, txn, list(ks.ready))
         else:
             ks.begin_command(client.db)
             try:

@@ -64,7 +64,8 @@ def _clients(srv):
     return [
         ("connected_clients", len(srv.clients)), ("cluster_connections", 0),
         ("maxclients", srv.cfg.maxclients), ("client_recent_max_input_buffer", 0),
-        ("client_recent_max_output_buffer", 0), ("blocked_clients", 0), ("tracking_clients", 0),
+        ("client_recent_max_output_buffer", 0),
+        ("blocked_clients", srv.writer.blocking.count()), ("tracking_clients", 0),
         ("clients_in_timeout_table", 0),
     ]
 

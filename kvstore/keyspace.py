@@ -435,7 +435,7 @@ class Keyspace:
         self.deltas = []
         self.touched = []
         self.unwrapped = False      # effects go to the log one by one (active expiry)
-        self.ready = []             # list keys a command made non-empty (blocked clients)
+        self.ready = []             # (db, list key) a command pushed to (blocked clients)
         self.db = 0
         self.pdb = 0
         self.prefix = b""
@@ -477,10 +477,6 @@ class Keyspace:
             hook = self.storage.on_touch
             if hook is not None:
                 hook(self.touched)
-        if self.ready:
-            hook = self.storage.on_ready
-            if hook is not None:
-                hook(self, self.ready)
         if self.effects:
             if unit is not None:
                 unit.extend(self.effects)

@@ -85,6 +85,15 @@ def ld_add(a, b):
     return _round_to_ld(a.value + b.value)
 
 
+def ld_mul_ceil(a, n):
+    """ceill(a * n) with the product rounded to long double first (Redis's timeouts)."""
+    r = _round_to_ld(a.value * n)
+    if r.inf:
+        return None
+    q = r.value
+    return -((-q.numerator) // q.denominator)
+
+
 def format_long_double_human(x):
     """ld2string(..., LD_STR_HUMAN): "%.17Lf" with trailing zeros (and dot) removed."""
     q = x.value

@@ -101,9 +101,7 @@ class Storage:
         # Called with [(pdb, key or None for the whole db), ...] as each write command's
         # changes are merged into a batch (WATCH invalidation); set by the server.
         self.on_touch = None
-        # Called with (keyspace, [(db, key), ...]) when a command committed into a batch made
-        # lists non-empty, to serve clients blocked on them; set by the server.
-        self.on_ready = None
+
 
     # ---- sys state ---------------------------------------------------------------------------
     def _load_sys(self):

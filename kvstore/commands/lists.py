@@ -369,3 +369,157 @@ def lmpop(ks, client, args):
         return NullArray
     ks.propagate(effect)
     return reply
+
+
+# ---- blocking variants ------------------------------------------------------------------------
+_BLOCKED = object()
+BLOCK_POLL_INTERVAL = 0.1     # how often a blocked client checks that its peer is still there
+
+
+def parse_timeout(arg):
+    """Seconds (float, 0 = forever), with Redis's texts for bad values."""
+    from kvstore.numbers import parse_long_double
+    v = parse_long_double(arg)
+    if v is None:
+        raise CommandError(errors.TIMEOUT_NOT_FLOAT)
+    if v.inf:       # (long long) of an infinite or huge ceill() is LLONG_MIN on x86-64
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
+    # Redis 7.0: (long long) ceill(seconds * 1000.0) in long double.
+    from kvstore.numbers import LLONG_MAX, ld_mul_ceil
+    ms = ld_mul_ceil(v, 1000)
+    if ms is None or ms > LLONG_MAX or ms < 0:
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
+    return ms / 1000.0
+
+
+def _peer_gone(client):
+    import socket as _socket
+    raw = client.sock._sock if hasattr(client.sock, "_sock") else client.sock
+    try:
+        return raw.recv(1, _socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def block_on(client, keys, timeout, attempt):
+    """Serve `attempt` now if it can be; otherwise block the client on `keys` until a write
+    serves it (Blocking.serve), the timeout passes (-> None) or the client goes away.
+    Inside EXEC the command does not block (as in Redis)."""
+    import time as _time
+    from kvstore.dispatch import BlockedOp
+    server = client.server
+    writer = server.writer
+    op = BlockedOp(client, keys, attempt)
+
+    def first(ks):
+        for key in keys:
+            reply = attempt(ks, key)
+            if reply is not None:
+                return reply
+        if client.in_exec:
+            return None
+        writer.blocking.register(op)
+        return _BLOCKED
+
+    res = writer.call(first, client.db)
+    if res is not _BLOCKED:
+        return res
+    deadline = _time.monotonic() + timeout if timeout else None
+    client.flags = "b"
+    try:
+        while True:
+            wait = BLOCK_POLL_INTERVAL
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - _time.monotonic()))
+            if op.event.wait(wait) or op.done:
+                if isinstance(op.reply, CommandError):
+                    raise op.reply
+                return op.reply
+            if client.killed or _peer_gone(client):
+                writer.blocking.unregister(op)
+                client.close_after_reply = True
+                return None
+            if deadline is not None and _time.monotonic() >= deadline:
+                writer.blocking.unregister(op)
+                return None
+    finally:
+        client.flags = "N"
+
+
+def _pop_attempt(left, with_key=True):
+    def attempt(ks, key):
+        v = pop_some(ks, key, left, None)
+        if v is None:
+            return None
+        ks.propagate([b"LPOP" if left else b"RPOP", key])
+        return [key, v] if with_key else v
+    return attempt
+
+
+def _bpop(client, args, left):
+    timeout = parse_timeout(args[-1])
+    res = block_on(client, args[1:-1], timeout, _pop_attempt(left))
+    return NullArray if res is None else res
+
+
+@command("blpop", -3, "write blocking conn", 1, -2, 1, group="list",
+         summary="Remove and get the first element in a list, or block until one is available",
+         since="2.0.0")
+def blpop(ks, client, args):
+    return _bpop(client, args, True)
+
+
+@command("brpop", -3, "write blocking conn", 1, -2, 1, group="list",
+         summary="Remove and get the last element in a list, or block until one is available",
+         since="2.0.0")
+def brpop(ks, client, args):
+    return _bpop(client, args, False)
+
+
+def _bmove(client, src, dst, from_left, to_left, timeout, name):
+    def attempt(ks, key):
+        v = move_one(ks, src, dst, from_left, to_left)
+        if v is None:
+            return None
+        if name == b"RPOPLPUSH":
+            ks.propagate([b"RPOPLPUSH", src, dst])
+        else:
+            ks.propagate([b"LMOVE", src, dst, b"LEFT" if from_left else b"RIGHT",
+                          b"LEFT" if to_left else b"RIGHT"])
+        return v
+    res = block_on(client, [src], timeout, attempt)
+    return NullArray if res is None else res
+
+
+@command("blmove", 6, "write denyoom blocking conn", 1, 2, 1, group="list",
+         summary="Pop an element from a list, push it to another list and return it; or block "
+         "until one is available", since="6.2.0")
+def blmove(ks, client, args):
+    from_left, to_left = _where(args[3]), _where(args[4])
+    timeout = parse_timeout(args[5])
+    return _bmove(client, args[1], args[2], from_left, to_left, timeout, b"LMOVE")
+
+
+@command("brpoplpush", 4, "write denyoom blocking conn", 1, 2, 1, group="list",
+         summary="Pop an element from a list, push it to another list and return it; or block "
+         "until one is available", since="2.2.0")
+def brpoplpush(ks, client, args):
+    timeout = parse_timeout(args[3])
+    return _bmove(client, args[1], args[2], False, True, timeout, b"RPOPLPUSH")
+
+
+@command("blmpop", -5, "write blocking conn", 0, 0, 0, group="list",
+         summary="Pop elements from a list, or block until one is available", since="7.0.0")
+def blmpop(ks, client, args):
+    timeout = parse_timeout(args[1])
+    keys, left, count = parse_mpop(args, 2)
+
+    def attempt(ks, key):
+        reply, effect = mpop_first(ks, [key], left, count)
+        if reply is not None:
+            ks.propagate(effect)
+        return reply
+    res = block_on(client, keys, timeout, attempt)
+    return NullArray if res is None else res

@@ -81,6 +81,7 @@ def exec_(ks, client, args):
     parts = []
     count = 0
     seg = []
+    client.in_exec = True
     try:
         for item in queue + [None]:
             if item is not None and not item[0].conn:
@@ -101,5 +102,6 @@ def exec_(ks, client, args):
                 parts.append(run_one_conn(server, client, item[0], item[1]))
                 count += 1
     finally:
+        client.in_exec = False
         server.unwatch_all(client)
     return Raw(b"*%d\r\n" % count + b"".join(parts))
