@@ -178,7 +178,8 @@ class Blocking:
                 try:
                     reply = op.attempt(ks, key)
                 except CommandError as e:
-                    reply = e
+                    # A key of another type does not serve the client; it stays blocked.
+                    reply = None if e.args[0] == errors.WRONG_TYPE else e
                 if reply is None or isinstance(reply, CommandError):
                     sub.abort()
                     ks.txn = txn

@@ -54,6 +54,17 @@ LPOS_RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 
                   "second ... or use negative to start from the end of the list")
 LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
 LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+ZSET_MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
+ZSET_NOT_STRING_RANGE = "ERR min or max not valid string range item"
+ZSET_LIMIT_NEEDS_BY = ("ERR syntax error, LIMIT is only supported in combination with either "
+                       "BYSCORE or BYLEX")
+ZSET_WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+ZADD_XX_NX = "ERR XX and NX options at the same time are not compatible"
+ZADD_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
+ZADD_NAN = "ERR resulting score is not a number (NaN)"
+ZSET_NEED_INPUT_KEY = "ERR at least 1 input key is needed for '{}' command"
+ZSET_WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
 HASH_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 RANDFIELD_RANGE = ("ERR value is out of range, value must between -9223372036854775807 and "

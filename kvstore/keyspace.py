@@ -327,6 +327,153 @@ class ListValue:
         self.coll.save(expire_ms)
 
 
+_SCORE = struct.Struct("<d")
+
+
+def sortable_score(score):
+    """8 bytes whose byte order is the numeric order of the double (-0.0 as 0.0)."""
+    if score == 0:
+        score = 0.0
+    (bits,) = struct.unpack(">Q", struct.pack(">d", score))
+    bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
+    return _IDX.pack(bits)
+
+
+def score_from_sortable(b):
+    (bits,) = _IDX.unpack(b)
+    bits = bits ^ (1 << 63) if bits >> 63 else bits ^ 0xFFFFFFFFFFFFFFFF
+    return struct.unpack(">d", struct.pack(">Q", bits))[0]
+
+
+class ZSetValue:
+    """A sorted set on two element records per member: `<keyid>m<member>` -> score and the
+    score index `<keyid>s<sortable score><member>`, ordered like Redis's skiplist (score, then
+    member bytes). Score lookups and updates are O(log n); ranges walk the index from the
+    first match (O(log n + m)); ranks count from the nearer end."""
+
+    __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send")
+
+    def __init__(self, coll):
+        self.coll = coll
+        self.txn = coll.ks.txn
+        self.elems = coll.elems
+        self.mhead = coll.head + b"m"
+        self.shead = coll.head + b"s"
+        self.send = coll.head + b"t"
+
+    @classmethod
+    def open(cls, ks, key, prefix=None):
+        coll = Collection.open(ks, key, TYPE_ZSET, prefix)
+        return None if coll is None else cls(coll)
+
+    @classmethod
+    def create(cls, ks, key, prefix=None):
+        return cls(Collection.create(ks, key, TYPE_ZSET, prefix))
+
+    @classmethod
+    def open_or_create(cls, ks, key):
+        return cls.open(ks, key) or cls.create(ks, key)
+
+    @property
+    def size(self):
+        return self.coll.size
+
+    @staticmethod
+    def _sub(member):
+        return member if len(member) <= LONG_KEY_LIMIT else encode_key(member)
+
+    def score(self, member):
+        v = self.txn.get(self.mhead + self._sub(member), db=self.elems)
+        if v is None:
+            return None
+        return _SCORE.unpack_from(v, len(v) - 8)[0]
+
+    def set(self, member, score, old=None):
+        """Store `member` with `score` (`old`: its current score or None)."""
+        if score == 0:
+            score = 0.0                       # Redis keeps -0 as 0
+        sub = self._sub(member)
+        txn = self.txn
+        if old is not None:
+            txn.delete(self.shead + sortable_score(old) + sub, db=self.elems)
+        else:
+            self.coll.size += 1
+            n = len(member)
+            if n > self.coll.max_len:
+                self.coll.max_len = n
+        txn.put(self.mhead + sub, encode_element_value(member, _SCORE.pack(score)),
+                db=self.elems)
+        txn.put(self.shead + sortable_score(score) + sub, encode_element_value(member, b""),
+                db=self.elems)
+
+    def remove(self, member, score=None):
+        if score is None:
+            score = self.score(member)
+            if score is None:
+                return False
+        sub = self._sub(member)
+        self.txn.delete(self.mhead + sub, db=self.elems)
+        self.txn.delete(self.shead + sortable_score(score) + sub, db=self.elems)
+        self.coll.size -= 1
+        return True
+
+    def _decode_index(self, k, v):
+        score = score_from_sortable(k[len(self.shead):len(self.shead) + 8])
+        if v[0] == ELEM_PLAIN:
+            return bytes(k[len(self.shead) + 8:]), score
+        n = _U32LE.unpack_from(v, 1)[0]
+        return bytes(v[5:5 + n]), score
+
+    def iterate(self, rev=False, start_key=None):
+        """(member, score) in index order (or reversed), from index key `start_key` (a full
+        index key or prefix) inclusive."""
+        cur = self.txn.cursor(db=self.elems)
+        if not rev:
+            if not cur.set_range(start_key or self.shead):
+                return
+            for k, v in cur:
+                if k[:len(self.shead)] != self.shead:
+                    return
+                yield self._decode_index(k, v)
+        else:
+            if start_key is None:
+                start_key = self.send
+            if cur.set_range(start_key):
+                if cur.key() > start_key or cur.key()[:len(self.shead)] != self.shead:
+                    if not cur.prev():
+                        return
+            elif not cur.last():
+                return
+            for k, v in cur.iterprev():
+                if k[:len(self.shead)] != self.shead:
+                    return
+                yield self._decode_index(k, v)
+
+    def seek_score(self, score, exclusive, rev):
+        """Index key to start a by-score walk at `score` (see iterate)."""
+        s = sortable_score(score)
+        if not rev:
+            return self.shead + s + (b"\xff" * 494 if exclusive else b"")
+        return self.shead + s + (b"" if exclusive else b"\xff" * 494)
+
+    def rank(self, member, rev=False):
+        score = self.score(member)
+        if score is None:
+            return None
+        target = self.shead + sortable_score(score) + self._sub(member)
+        cur = self.txn.cursor(db=self.elems)
+        n = 0
+        if cur.set_range(self.shead):
+            for k in cur.iternext(values=False):
+                if k == target:
+                    break
+                n += 1
+        return self.coll.size - 1 - n if rev else n
+
+    def save(self, expire_ms=None, compact_limits=None):
+        self.coll.save(expire_ms, compact_limits)
+
+
 def cfg_limit(ks, name):
     """An encoding threshold from the server's configuration (OBJECT ENCODING emulation)."""
     return getattr(ks.storage.cfg, name)
@@ -712,6 +859,8 @@ class Keyspace:
             return "set", [m for m, _ in self.elements(collection_keyid(rec))]
         if t == TYPE_LIST:
             return "list", [bytes(v) for _, v in self.raw_elements(collection_keyid(rec))]
+        if t == TYPE_ZSET:
+            return "zset", list(ZSetValue(Collection(self, b"", rec, self.prefix)).iterate())
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(TYPE_NAMES[t]))
 
     def write_value(self, key, type_name, value, expire_ms=0, prefix=None):
@@ -734,6 +883,14 @@ class Keyspace:
             for v in value:
                 lst.push(v, left=False)
             lst.save(expire_ms)
+            return
+        if type_name == "zset":
+            z = ZSetValue.create(self, key, prefix)
+            for member, score in value:
+                z.set(member, score, z.score(member))
+            z.coll.big = len(value) > cfg_limit(self, "zset_max_listpack_entries") or any(
+                len(m) > cfg_limit(self, "zset_max_listpack_value") for m, _ in value)
+            z.save(expire_ms)
             return
         if type_name == "set":
             coll = Collection.create(self, key, TYPE_SET, prefix)

@@ -90,7 +90,7 @@ def container(name, arity, flags="", group="generic", summary="", since="1.0.0")
     return cmd
 
 
-_MODULES = ("clients", "strings", "keys", "lists", "hashes", "sets", "server",
+_MODULES = ("clients", "strings", "keys", "lists", "hashes", "sets", "zsets", "server",
             "transactions")
 
 

@@ -238,38 +238,41 @@ def parse_scan_options(args, start, allow_type=False):
     return count, rx, want_type
 
 
-def scan_collection(ks, client, coll, cid, count, rx, with_values):
-    """HSCAN/SSCAN (and ZSCAN later) over a collection's element records. A collection still
-    in Redis's compact encoding comes back whole with cursor 0, as Redis does; a big one is
-    paged by element count with server-side cursors (see Server.scan_cursor_for)."""
+def scan_collection(ks, client, coll, cid, count, rx, with_values, sub_prefix=b"",
+                    value_fn=None):
+    """HSCAN/SSCAN/ZSCAN over a collection's element records whose sub key starts with
+    `sub_prefix` (ZSCAN: the member records). A collection still in Redis's compact encoding
+    comes back whole with cursor 0, as Redis does; a big one is paged by element count with
+    server-side cursors (see Server.scan_cursor_for). `value_fn` turns a stored value into
+    the reply's (ZSCAN: the score)."""
     out = []
-    if not coll.big:
-        for name, value in coll.items():
-            if rx is None or rx.match(name):
-                out.extend((name, value) if with_values else (name,))
-        return [b"0", out]
+    head = coll.head + sub_prefix
     server = client.server
     token = ("elems", coll.keyid)
-    start_after = server.scan_cursors.get((cid, token)) if cid else None
+    start_after = server.scan_cursors.get((cid, token)) if (cid and coll.big) else None
     cur = ks.txn.cursor(db=ks.storage.elems_db)
     if start_after is None:
-        positioned = cur.set_range(coll.head)
+        positioned = cur.set_range(head)
     else:
         positioned = cur.set_range(start_after)
         if positioned and cur.key() == start_after:
             positioned = cur.next()
     seen = 0
     last = None
-    while positioned and cur.key()[:8] == coll.head:
+    hl = len(head)
+    while positioned and cur.key()[:hl] == head:
         last = cur.key()
-        name, value = decode_element(last[8:], cur.value())
+        name, value = decode_element(last[hl:], cur.value())
         seen += 1
         if rx is None or rx.match(name):
-            out.extend((name, value) if with_values else (name,))
+            if with_values:
+                out.extend((name, value_fn(value) if value_fn else value))
+            else:
+                out.append(name)
         positioned = cur.next()
-        if seen >= count:
+        if coll.big and seen >= count:
             break
-    if not positioned or cur.key()[:8] != coll.head:
+    if not positioned or cur.key()[:hl] != head:
         return [b"0", out]
     return [b"%d" % server.scan_cursor_for(token, last), out]
 
