@@ -7,21 +7,27 @@ writes before them); a run of reads runs on one read transaction here; `conn` co
 one sendall after the last segment, so a pipeline costs one write syscall.
 """
 
+import collections
 import logging
 import socket
 import time
+
+import gevent
 
 from gevent.hub import get_hub
 
 from kvstore import errors
 from kvstore.dispatch import resolve, run_one_conn, run_reads
 from kvstore.errors import CommandError
+from kvstore.commands.pubsub import SUBSCRIBED_ALLOWED
 from kvstore.commands.transactions import MULTI_CONTROL
 from kvstore.resp import QUEUED, RequestParser, encode_error
 
 log = logging.getLogger("kvstore.connection")
 
 RECV_SIZE = 256 * 1024
+# Pending output past which a client is disconnected (Redis's pubsub hard limit is 32mb).
+OUTPUT_QUEUE_LIMIT = 32 * 1024 * 1024
 
 
 class Client:
@@ -55,6 +61,15 @@ class Client:
         self.watching = {}
         self.watch_dirty = False
         self.in_exec = False         # EXEC is running this client's queue (no blocking)
+        self.channels = set()        # Pub/Sub subscriptions (see commands/pubsub.py)
+        self.patterns = set()
+        self.shard_channels = set()
+        self.out_queue = collections.deque()     # output not yet accepted by the socket
+        self.out_bytes = 0
+        self.flusher = None
+
+    def sub_count(self):
+        return len(self.channels) + len(self.patterns)
 
     def reset_multi(self):
         self.in_multi = False
@@ -119,17 +134,55 @@ class Client:
                           self.id, self.addr)
         finally:
             read_watcher.close()
+            if self.flusher is not None and not self.killed:
+                self.flusher.join(timeout=5)        # the last replies (QUIT, an error)
             self.close()
 
     def send(self, data):
-        """Send all of `data`; the fast path is a single non-blocking send."""
+        """Queue `data` for the client, in order with every other reply and push; the fast
+        path is one non-blocking send. The rest is written by a flusher greenlet, so no
+        caller (a publisher, a writer callback) ever blocks on a slow client."""
+        if self.out_queue:
+            self._enqueue(data)
+            return
         raw = self.sock._sock if hasattr(self.sock, "_sock") else self.sock
         try:
             n = raw.send(data)
         except BlockingIOError:
             n = 0
+        except OSError:
+            self.killed = True
+            return
         if n < len(data):
-            self.sock.sendall(memoryview(data)[n:])
+            self._enqueue(memoryview(data)[n:])
+
+    push = send
+
+    def _enqueue(self, data):
+        self.out_queue.append(data)
+        self.out_bytes += len(data)
+        if self.out_bytes > OUTPUT_QUEUE_LIMIT:
+            log.warning("client id=%d addr=%s: %d bytes of output pending, closing it "
+                        "(client-output-buffer-limit)", self.id, self.addr, self.out_bytes)
+            self.out_queue.clear()
+            self.out_bytes = 0
+            self.kill()
+            return
+        if self.flusher is None:
+            self.flusher = gevent.spawn(self._flush_output)
+
+    def _flush_output(self):
+        try:
+            while self.out_queue:
+                chunk = self.out_queue.popleft()
+                self.out_bytes -= len(chunk)
+                self.sock.sendall(chunk)
+        except OSError:
+            self.out_queue.clear()
+            self.out_bytes = 0
+            self.kill()
+        finally:
+            self.flusher = None
 
     def execute(self, cmds):
         """Run parsed commands in order; return all replies concatenated."""
@@ -146,6 +199,15 @@ class Client:
                     seg = []
                     seg_write = False
                 out.append(self.abort_exec(cmd.args[0]))
+                continue
+            if (cmd.__class__ is not CommandError and not self.resp3
+                    and (self.channels or self.patterns or self.shard_channels)
+                    and cmd.name not in SUBSCRIBED_ALLOWED):
+                if seg:
+                    self._flush(seg, seg_write, out)
+                    seg = []
+                    seg_write = False
+                out.append(encode_error(errors.SUBSCRIBED_CONTEXT.format(cmd.full_name)))
                 continue
             if self.in_multi and (cmd.__class__ is CommandError
                                   or cmd.name not in MULTI_CONTROL):
@@ -213,6 +275,7 @@ class Client:
             pass
 
     def close(self):
+        self.server.pubsub.drop_client(self)
         self.server.unwatch_all(self)
         self.server.client_closed(self)
         try:

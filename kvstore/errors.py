@@ -105,6 +105,8 @@ CLIENT_NAME_SPACES = "ERR Client names cannot contain spaces, newlines or specia
 NO_SUCH_CLIENT = "ERR No such client"
 CLIENT_KILL_SYNTAX = "ERR syntax error"
 MAX_CLIENTS = "ERR max number of clients reached"
+SUBSCRIBED_CONTEXT = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                      "QUIT / RESET are allowed in this context")
 HELLO_SYNTAX = "ERR Syntax error in HELLO option '{}'"
 HELLO_NOAUTH = (
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the "

@@ -411,6 +411,20 @@ def _error_line(text):
     return b
 
 
+def encode_push(items, resp3):
+    """A Pub/Sub message or confirmation: RESP3 push (`>`), RESP2 array. Items are bytes,
+    ints or None."""
+    parts = [(b">%d\r\n" if resp3 else b"*%d\r\n") % len(items)]
+    for v in items:
+        if v is None:
+            parts.append(b"_\r\n" if resp3 else b"$-1\r\n")
+        elif type(v) is int:
+            parts.append(b":%d\r\n" % v)
+        else:
+            parts.append(b"$%d\r\n%s\r\n" % (len(v), v))
+    return b"".join(parts)
+
+
 def encode_error(text):
     return b"-%s\r\n" % _error_line(text)
 

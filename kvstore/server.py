@@ -106,6 +106,8 @@ class Server:
         self.stopping = False
         self.active_expire_enabled = True
         self.scan_cursors = {}
+        from kvstore.commands.pubsub import PubSub
+        self.pubsub = PubSub()
         self.watched = {}            # (pdb, key) -> clients watching it
         self.watched_pdbs = {}       # pdb -> clients watching some key in it
         self._next_cursor = 0

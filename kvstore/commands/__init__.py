@@ -45,7 +45,8 @@ class Command:
         self.subcommands = None
         self.parent = parent
         self.full_name = "%s|%s" % (parent.name, name) if parent else name
-        self.is_write = "write" in self.flags
+        # may_replicate (PUBLISH): not a data write, but it goes to the log through the writer
+        self.is_write = "write" in self.flags or "may_replicate" in self.flags
         self.denyoom = "denyoom" in self.flags
         self.conn = "conn" in self.flags
         self.noauth = "noauth" in self.flags
@@ -90,8 +91,8 @@ def container(name, arity, flags="", group="generic", summary="", since="1.0.0")
     return cmd
 
 
-_MODULES = ("clients", "strings", "keys", "lists", "hashes", "sets", "zsets", "server",
-            "transactions")
+_MODULES = ("clients", "strings", "keys", "lists", "hashes", "sets", "zsets", "pubsub",
+            "server", "transactions")
 
 
 def load_all():

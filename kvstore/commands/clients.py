@@ -12,6 +12,8 @@ from kvstore.resp import OK, PONG, Map, Raw, Simple, Verbatim, strict_int
 def ping(ks, client, args):
     if len(args) > 2:
         raise CommandError(errors.WRONG_ARITY.format("ping"))
+    if not client.resp3 and (client.channels or client.patterns or client.shard_channels):
+        return [b"pong", args[1] if len(args) == 2 else b""]      # subscribed RESP2 shape
     if len(args) == 2:
         return args[1]
     return PONG
@@ -126,6 +128,10 @@ def _validate_name(name):
 def reset(ks, client, args):
     client.reset_multi()
     client.server.unwatch_all(client)
+    client.server.pubsub.drop_client(client)
+    client.channels.clear()
+    client.patterns.clear()
+    client.shard_channels.clear()
     client.db = 0
     client.resp3 = False
     client.name = b""
