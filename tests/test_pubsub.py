@@ -27,7 +27,7 @@ def _session(port, resp3):
     out += [c.read_reply(), c.read_reply()]
     out.append(p.call("PUBLISH", "nx", "m2"))
     out.append(c.read_reply())
-    out.append(p.call("PUBLISH", "nobody", "m"))
+    out.append(p.call("PUBLISH", "other", "m"))
     out.append(p.call("PUBSUB", "NUMSUB", "a", "zz"))
     out.append(p.call("PUBSUB", "NUMPAT"))
     out.append(p.call("PUBSUB", "CHANNELS", "a*"))
