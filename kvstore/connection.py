@@ -19,6 +19,7 @@ from gevent.hub import get_hub
 from kvstore import errors
 from kvstore.dispatch import resolve, run_one_conn, run_reads
 from kvstore.errors import CommandError
+from kvstore.commands.introspection import monitor_line
 from kvstore.commands.pubsub import SUBSCRIBED_ALLOWED
 from kvstore.commands.transactions import MULTI_CONTROL
 from kvstore.resp import QUEUED, RequestParser, encode_error
@@ -64,6 +65,8 @@ class Client:
         self.channels = set()        # Pub/Sub subscriptions (see commands/pubsub.py)
         self.patterns = set()
         self.shard_channels = set()
+        self.blocked_op = None       # the BlockedOp while in BLPOP & co (CLIENT UNBLOCK)
+        self.reply_mode = "on"       # CLIENT REPLY ON|OFF|SKIP
         self.out_queue = collections.deque()     # output not yet accepted by the socket
         self.out_bytes = 0
         self.flusher = None
@@ -186,12 +189,40 @@ class Client:
 
     def execute(self, cmds):
         """Run parsed commands in order; return all replies concatenated."""
+        if self.reply_mode != "on":
+            return self._execute_muted(cmds)
+        return self._execute(cmds)
+
+    def _execute_muted(self, cmds):
+        """CLIENT REPLY OFF/SKIP: run commands one by one, dropping the muted replies."""
+        out = []
+        for args in cmds:
+            mode = self.reply_mode
+            data = self._execute([args])
+            if args[0].lower() == b"client" and len(args) == 3 and \
+                    args[1].lower() == b"reply":
+                if self.reply_mode == "on" and mode != "on":
+                    out.append(data)             # CLIENT REPLY ON answers +OK
+                continue
+            if mode == "on":
+                out.append(data)
+            elif mode == "skip":
+                self.reply_mode = "on"
+        return b"".join(out)
+
+    def _execute(self, cmds):
         server = self.server
         out = []
         seg = []
         seg_write = False
-        for args in cmds:
+        monitors = server.monitors
+        for i, args in enumerate(cmds):
             cmd = resolve(self, args)
+            if monitors and cmd.__class__ is not CommandError:
+                line = monitor_line(self, args)
+                for m in list(monitors):
+                    if m is not self:
+                        m.push(line)
             if cmd.__class__ is CommandError and args[0].lower() == b"exec":
                 # A rejected EXEC ends any transaction (Redis's execCommandAbort).
                 if seg:
@@ -229,6 +260,9 @@ class Client:
                 out.append(run_one_conn(server, self, cmd, args))
                 if self.close_after_reply or self.killed:
                     return b"".join(out)
+                if self.reply_mode != "on":          # CLIENT REPLY OFF|SKIP just ran
+                    out.append(self._execute_muted(cmds[i + 1:]))
+                    return b"".join(out)
                 continue
             if cmd.is_write:
                 seg_write = True
@@ -261,6 +295,9 @@ class Client:
         return QUEUED
 
     def _flush(self, seg, seg_write, out):
+        server = self.server
+        if server.pause_until:
+            server.wait_unpaused(seg_write)
         if seg_write:
             out.append(self.server.writer.submit(self, seg))
         else:

@@ -16,6 +16,7 @@ in-memory state; never call gevent (no socket I/O, no sleeping, no greenlet swit
 """
 
 import logging
+from time import perf_counter
 
 import lmdb
 from gevent.event import Event
@@ -92,18 +93,23 @@ def run_reads(server, client, items):
         ks = Keyspace(st, txn)
         out = []
         resp3 = client.resp3
+        stats = server.stats
         for cmd, args in items:
             if cmd.__class__ is CommandError:
+                stats.rejected(None, cmd.args[0])
                 out.append(encode(cmd, resp3))
                 continue
             if not client.authenticated and not cmd.noauth:
+                stats.rejected(cmd, errors.NOAUTH)
                 out.append(encode(_NOAUTH, resp3))
                 continue
             ks.begin_command(client.db)
+            t0 = perf_counter()
             try:
                 reply = cmd.handler(ks, client, args)
             except CommandError as e:
                 reply = e
+            stats.record(client, cmd, args, int((perf_counter() - t0) * 1000000), reply)
             resp3 = client.resp3            # HELLO switches protocol for its own reply
             out.append(encode(reply, resp3))
         return out
@@ -114,13 +120,16 @@ def run_reads(server, client, items):
 def run_one_conn(server, client, cmd, args):
     """Execute a `conn` command (it manages its own transactions and may block)."""
     if not client.authenticated and not cmd.noauth:
+        server.stats.rejected(cmd, errors.NOAUTH)
         if cmd.name == "exec":
             return client.abort_exec(errors.NOAUTH)
         return encode(_NOAUTH, client.resp3)
+    t0 = perf_counter()
     try:
         reply = cmd.handler(None, client, args)
     except CommandError as e:
         reply = e
+    server.stats.record(client, cmd, args, int((perf_counter() - t0) * 1000000), reply)
     return encode(reply, client.resp3)
 
 
@@ -330,12 +339,17 @@ class Writer:
     def _exec_one(self, ks, txn, client, cmd, args, over_quota, unit=None):
         """Run one command of a batch; return its encoded reply. A write runs in a nested
         transaction (rolled back alone on any error); effects go to the log, or to `unit`."""
+        stats = self.server.stats
         if cmd.__class__ is CommandError:
+            stats.rejected(None, cmd.args[0])
             return encode(cmd, client.resp3)
         if not client.authenticated and not cmd.noauth:
+            stats.rejected(cmd, errors.NOAUTH)
             return encode(_NOAUTH, client.resp3)
+        t0 = perf_counter()
         if cmd.is_write:
             if over_quota and cmd.denyoom:
+                stats.rejected(cmd, errors.OOM)
                 return _OOM_BYTES
             sub = ks.storage.env.begin(write=True, parent=txn)
             ks.txn = sub
@@ -365,6 +379,7 @@ class Writer:
             except CommandError as e:
                 reply = e
             ks.end_command(unit)                 # lazy-expiry deletions of a read
+        stats.record(client, cmd, args, int((perf_counter() - t0) * 1000000), reply)
         return encode(reply, client.resp3)        # HELLO switches protocol for its own reply
 
     @staticmethod

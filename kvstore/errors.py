@@ -41,6 +41,11 @@ UNKNOWN_SUBCOMMAND_OR_ARITY = (
     "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.")
 BUSYKEY = "BUSYKEY Target key name already exists."
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+SLOWLOG_COUNT = "ERR count should be greater than or equal to -1"
+PAUSE_MODE = "ERR CLIENT PAUSE mode must be WRITE or ALL"
+UNBLOCK_REASON = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 COUNT_NEGATIVE = "ERR COUNT must be > 0"
 DECR_OVERFLOW = "ERR decrement would overflow"

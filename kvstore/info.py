@@ -13,7 +13,7 @@ import time
 from kvstore import REDIS_VERSION, __version__
 
 ALL_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-                "modules", "errorstats", "cluster", "keyspace")
+                "modules", "commandstats", "errorstats", "cluster", "keyspace")
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                     "modules", "errorstats", "cluster", "keyspace")
 
@@ -131,7 +131,7 @@ def _stats(srv):
         ("keyspace_misses", 0), ("pubsub_channels", len(srv.pubsub.channels)),
         ("pubsub_patterns", len(srv.pubsub.patterns)),
         ("pubsubshard_channels", len(srv.pubsub.shard)), ("latest_fork_usec", 0), ("total_forks", 0),
-        ("total_error_replies", 0), ("unexpected_error_replies", 0),
+        ("total_error_replies", srv.stats.total_errors()), ("unexpected_error_replies", 0),
         ("kvstore_protocol_errors", srv.stat_protocol_errors),
         ("kvstore_write_batches", w.batches),
         ("kvstore_avg_batch_commands", "%.2f" % avg),
@@ -175,7 +175,8 @@ def _keyspace(srv, ks):
 _BUILDERS = {
     "server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
     "stats": _stats, "replication": _replication, "cpu": _cpu,
-    "modules": lambda srv: [], "errorstats": lambda srv: [], "cluster": lambda srv: [
+    "modules": lambda srv: [], "commandstats": lambda srv: srv.stats.info_commandstats(),
+    "errorstats": lambda srv: srv.stats.info_errorstats(), "cluster": lambda srv: [
         ("cluster_enabled", 0)],
 }
 

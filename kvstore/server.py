@@ -106,8 +106,14 @@ class Server:
         self.stopping = False
         self.active_expire_enabled = True
         self.scan_cursors = {}
+        from kvstore.commands.introspection import CommandStats
         from kvstore.commands.pubsub import PubSub
         self.pubsub = PubSub()
+        self.stats = CommandStats(self)
+        self.monitors = set()
+        self.pause_until = 0.0
+        self.pause_all = False
+        self.unpaused = gevent.event.Event()
         self.watched = {}            # (pdb, key) -> clients watching it
         self.watched_pdbs = {}       # pdb -> clients watching some key in it
         self._next_cursor = 0
@@ -163,6 +169,24 @@ class Server:
         if failed is not None:
             raise failed
 
+    # ---- CLIENT PAUSE ----------------------------------------------------------------------
+    def pause(self, seconds, all_commands):
+        self.pause_until = max(self.pause_until, time.monotonic() + seconds)
+        self.pause_all = all_commands
+
+    def unpause(self):
+        self.pause_until = 0.0
+        self.unpaused.set()
+        self.unpaused.clear()
+
+    def wait_unpaused(self, writes):
+        """Block the calling client greenlet while a CLIENT PAUSE covers its commands."""
+        while True:
+            left = self.pause_until - time.monotonic()
+            if left <= 0 or not (self.pause_all or writes):
+                return
+            self.unpaused.wait(left)
+
     # ---- WATCH ---------------------------------------------------------------------------------
     def watch(self, client, pdb, key, expire_ms):
         if (pdb, key) in client.watching:
@@ -208,6 +232,8 @@ class Server:
 
     # ---- stats -------------------------------------------------------------------------------
     def reset_stats(self):
+        if hasattr(self, "stats"):
+            self.stats.reset()
         self.stat_commands = 0
         self.stat_connections = 0
         self.stat_rejected = 0
@@ -242,6 +268,7 @@ class Server:
 
     def client_closed(self, client):
         self.clients.pop(client.id, None)
+        self.monitors.discard(client)
 
     def info_text(self, sections, ks):
         from kvstore.info import info_text

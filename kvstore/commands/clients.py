@@ -288,3 +288,65 @@ def client_help(ks, client, args):
         "HELP", "    Print this help.",
     ]
     return [Simple(x) for x in lines]
+
+
+@command("pause", -3, "admin noscript loading stale conn", parent="client", group="connection",
+         summary="Stop processing commands from clients for some time", since="2.9.50")
+def client_pause(ks, client, args):
+    ms = strict_int(args[2])
+    if ms is None:
+        raise CommandError(errors.TIMEOUT_NOT_INTEGER)
+    if ms < 0:
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
+    mode = b"all"
+    if len(args) == 4:
+        mode = args[3].lower()
+        if mode not in (b"write", b"all"):
+            raise CommandError(errors.PAUSE_MODE)
+    elif len(args) > 4:
+        raise CommandError(errors.SYNTAX)
+    client.server.pause(ms / 1000.0, mode == b"all")
+    return OK
+
+
+@command("unpause", 2, "admin noscript loading stale conn", parent="client", group="connection",
+         summary="Resume processing of clients that were paused", since="6.2.0")
+def client_unpause(ks, client, args):
+    client.server.unpause()
+    return OK
+
+
+@command("reply", 3, "noscript loading stale conn", parent="client", group="connection",
+         summary="Instruct the server whether to reply to commands", since="3.2.0")
+def client_reply(ks, client, args):
+    mode = args[2].lower()
+    if mode not in (b"on", b"off", b"skip"):
+        raise CommandError(errors.SYNTAX)
+    client.reply_mode = mode.decode()
+    return OK if mode == b"on" else Raw(b"")     # OFF and SKIP are not answered
+
+
+@command("unblock", -3, "admin noscript loading stale conn", parent="client",
+         group="connection", summary="Unblock a client blocked in a blocking command from a "
+         "different connection", since="5.0.0")
+def client_unblock(ks, client, args):
+    cid = strict_int(args[2])
+    if cid is None:
+        raise CommandError(errors.NOT_INTEGER)
+    error = False
+    if len(args) == 4:
+        reason = args[3].lower()
+        if reason not in (b"timeout", b"error"):
+            raise CommandError(errors.UNBLOCK_REASON)
+        error = reason == b"error"
+    elif len(args) > 4:
+        raise CommandError(errors.SYNTAX)
+    target = client.server.clients.get(cid)
+    op = getattr(target, "blocked_op", None) if target is not None else None
+    if op is None or op.done:
+        return 0
+    client.server.writer.blocking.unregister(op)
+    op.reply = CommandError(errors.UNBLOCKED) if error else None
+    op.done = True
+    op.event.set()
+    return 1

@@ -428,6 +428,7 @@ def block_on(client, keys, timeout, attempt):
         return res
     deadline = _time.monotonic() + timeout if timeout else None
     client.flags = "b"
+    client.blocked_op = op
     try:
         while True:
             wait = BLOCK_POLL_INTERVAL
@@ -446,6 +447,7 @@ def block_on(client, keys, timeout, attempt):
                 return None
     finally:
         client.flags = "N"
+        client.blocked_op = None
 
 
 def _pop_attempt(left, with_key=True):
