@@ -75,7 +75,7 @@ def test_client_pause_holds_writes_only_for_its_duration(kvstore_session):
     other.set("paused-write", "1")                         # waits for the pause to end
     assert time.monotonic() - start >= 0.25
     c.client_pause(10000)
-    t = threading.Thread(target=lambda: other.set("x", "1"))
+    t = threading.Thread(target=lambda: other.set("pause-x", "1"))
     t.start()
     time.sleep(0.1)                                        # a window, not a condition
     assert t.is_alive()

@@ -10,6 +10,7 @@ from tests.test_effects_log import _log_after
 
 def _session(port, resp3):
     c, p = RawConn(port), RawConn(port)
+    p.call("FLUSHALL")
     out = []
     if resp3:
         c.call("HELLO", "3")
