@@ -205,6 +205,7 @@ class Collection:
         if self.size == 0:
             if self.rec is not None:
                 ks._remove(self.prefix, self.key, self.rec)
+                ks.notify("g", b"del", self.key)
             return
         if compact_limits is not None and not self.big:
             max_entries, max_value = compact_limits
@@ -566,7 +567,7 @@ class Keyspace:
 
     __slots__ = ("storage", "txn", "batch", "now", "db", "pdb", "prefix", "effects", "deltas",
                  "writable", "meta_db", "expires_db", "hide_expired", "delete_expired",
-                 "touched", "unwrapped", "ready")
+                 "touched", "unwrapped", "ready", "events")
 
     def __init__(self, storage, txn, batch=None):
         self.storage = storage
@@ -583,6 +584,7 @@ class Keyspace:
         self.touched = []
         self.unwrapped = False      # effects go to the log one by one (active expiry)
         self.ready = []             # (db, list key) a command pushed to (blocked clients)
+        self.events = []            # keyspace notifications of the running command
         self.db = 0
         self.pdb = 0
         self.prefix = b""
@@ -610,6 +612,8 @@ class Keyspace:
             self.touched = []
         if self.ready:
             self.ready = []
+        if self.events:
+            self.events = []
 
     def end_command(self, unit=None):
         """The command's nested transaction committed: merge its staged changes. With `unit`
@@ -624,6 +628,8 @@ class Keyspace:
             hook = self.storage.on_touch
             if hook is not None:
                 hook(self.touched)
+        if self.events:
+            self.storage.on_events(self.events)
         if self.effects:
             if unit is not None:
                 unit.extend(self.effects)
@@ -632,6 +638,12 @@ class Keyspace:
                     batch.append_effects([e])
             else:
                 batch.append_effects(self.effects)
+
+    def notify(self, cls, event, key, db=None):
+        """Queue a keyspace notification (class letter as in notify-keyspace-events); sent
+        only if the command succeeds. Free when notifications are off."""
+        if cls in self.storage.notify_classes:
+            self.events.append((event, key, self.db if db is None else db))
 
     def signal_ready(self, key):
         """`key` (a list, in the current db) may now serve clients blocked on it."""
@@ -657,7 +669,9 @@ class Keyspace:
         if exp <= self.now and self.hide_expired:
             if self.delete_expired:
                 self._remove(prefix, key, rec)
-                self.propagate([b"DEL", key], db=self._db_of_prefix(prefix))
+                db = self._db_of_prefix(prefix)
+                self.propagate([b"DEL", key], db=db)
+                self.notify("x", b"expired", key, db)
             return None
         return rec
 
@@ -725,6 +739,8 @@ class Keyspace:
         pdb = _U32BE_unpack(prefix)
         if old is None:
             dk, de = 1, (1 if new_exp else 0)
+            if "n" in self.storage.notify_classes:
+                self.notify("n", b"new", key, self._db_of_prefix(prefix))
         else:
             if old[0] & TYPE_MASK != TYPE_STRING and (
                     rec[0] & TYPE_MASK == TYPE_STRING
@@ -976,6 +992,7 @@ class Keyspace:
 
     def remove_expired(self, key, rec):
         self._remove(self.prefix, key, rec)
+        self.notify("x", b"expired", key)
 
 
 def _pdb_prefix(pdb):

@@ -139,6 +139,26 @@ class Server:
             for client in self.clients.values():
                 client.parser.max_bulk_len = c.proto_max_bulk_len
         cfg.on_change("proto-max-bulk-len", bulk_len)
+        cfg.on_change("notify-keyspace-events", lambda c, n: self._apply_notify_config())
+        self._apply_notify_config()
+
+    def _apply_notify_config(self):
+        """Keyspace notifications: which event classes are on (nothing unless K or E)."""
+        flags = self.cfg.notify_keyspace_events or ""
+        self.notify_keyspace = "K" in flags
+        self.notify_keyevent = "E" in flags
+        classes = flags.replace("A", "g$lshzxetd").replace("K", "").replace("E", "")
+        st = self.storage
+        st.notify_classes = classes if (self.notify_keyspace or self.notify_keyevent) else ""
+        st.on_events = self._publish_events
+
+    def _publish_events(self, events):
+        publish = self.pubsub.publish
+        for event, key, db in events:
+            if self.notify_keyspace:
+                publish(b"__keyspace@%d__:%s" % (db, key), event)
+            if self.notify_keyevent:
+                publish(b"__keyevent@%d__:%s" % (db, event), key)
 
     def _relisten(self, cfg, name):
         """Bind the new TCP listeners first; only when all succeed, swap them in (Redis's

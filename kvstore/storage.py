@@ -101,6 +101,10 @@ class Storage:
         # Called with [(pdb, key or None for the whole db), ...] as each write command's
         # changes are merged into a batch (WATCH invalidation); set by the server.
         self.on_touch = None
+        # Keyspace notifications: the enabled class letters (from notify-keyspace-events)
+        # and the publisher of [(event, key, db), ...]; both set by the server.
+        self.notify_classes = ""
+        self.on_events = None
 
 
     # ---- sys state ---------------------------------------------------------------------------

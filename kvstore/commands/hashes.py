@@ -40,6 +40,7 @@ def hset(ks, client, args):
     added = sum(1 for f, v in pairs if h.put(f, v))
     h.save(compact_limits=_limits(client))
     ks.propagate(args)
+    ks.notify("h", b"hset", args[1])
     return added
 
 
@@ -52,6 +53,7 @@ def hmset(ks, client, args):
         h.put(f, v)
     h.save(compact_limits=_limits(client))
     ks.propagate(args)
+    ks.notify("h", b"hset", args[1])
     return OK
 
 
@@ -65,6 +67,7 @@ def hsetnx(ks, client, args):
     h.put(args[2], args[3])
     h.save(compact_limits=_limits(client))
     ks.propagate(args)
+    ks.notify("h", b"hset", args[1])
     return 1
 
 
@@ -92,6 +95,7 @@ def hdel(ks, client, args):
         return 0
     n = sum(1 for f in args[2:] if h.delete(f))
     if n:
+        ks.notify("h", b"hdel", args[1])
         h.save()
         ks.propagate(args)
     return n
@@ -159,6 +163,7 @@ def hincrby(ks, client, args):
     h.put(args[2], b"%d" % new)
     h.save(compact_limits=_limits(client))
     ks.propagate(args)
+    ks.notify("h", b"hincrby", args[1])
     return new
 
 
@@ -183,6 +188,7 @@ def hincrbyfloat(ks, client, args):
     h.put(args[2], text)
     h.save(compact_limits=_limits(client))
     ks.propagate([b"HSET", args[1], args[2], text])
+    ks.notify("h", b"hincrbyfloat", args[1])
     return text
 
 

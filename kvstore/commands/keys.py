@@ -23,6 +23,7 @@ def del_(ks, client, args):
     n = 0
     for key in args[1:]:
         if ks.delete(key):
+            ks.notify("g", b"del", key)
             n += 1
     if n:
         ks.propagate(args)
@@ -97,8 +98,10 @@ def _expire_generic(ks, client, args, unit_ms, relative):
     if when <= ks.now and not client.server.is_replica():
         ks.delete(key)
         ks.propagate([b"UNLINK" if client.server.cfg.lazyfree_lazy_expire else b"DEL", key])
+        ks.notify("g", b"del", key)
         return 1
     ks.set_expire(key, rec, when)
+    ks.notify("g", b"expire", key)
     prop = list(args)
     prop[0] = b"PEXPIREAT" if args[0].lower() != b"pexpireat" else args[0]
     if relative or unit_ms == 1000:
@@ -177,6 +180,7 @@ def persist(ks, client, args):
         return 0
     ks.set_expire(args[1], rec, 0)
     ks.propagate(args)
+    ks.notify("g", b"persist", args[1])
     return 1
 
 
@@ -333,6 +337,8 @@ def _rename(ks, args, nx):
     ks.delete(src, keep_elements=True)
     ks.set_record(dst, rekey(rec, dst), None, old_known=True)
     ks.propagate(args)
+    ks.notify("g", b"rename_from", src)
+    ks.notify("g", b"rename_to", dst)
     return 1 if nx else OK
 
 
@@ -385,6 +391,7 @@ def copy(ks, client, args):
         ks.delete(dst, dprefix)
     ks.set_record(dst, ks.copy_value(rec, dst), None, prefix=dprefix, old_known=True)
     ks.propagate(args)
+    ks.notify("g", b"copy_to", dst, dstdb)
     return 1
 
 
@@ -408,6 +415,8 @@ def move(ks, client, args):
     ks.delete(key, keep_elements=True)
     ks.set_record(key, bytes(rec), None, prefix=dprefix, old_known=True)
     ks.propagate(args)
+    ks.notify("g", b"move_from", key)
+    ks.notify("g", b"move_to", key, dbid)
     return 1
 
 
@@ -555,6 +564,7 @@ def restore(ks, client, args):
             ks.propagate([b"DEL", key])
         return OK
     ks.write_value(key, type_name, value, when)
+    ks.notify("g", b"restore", key)
     prop = list(args)
     if ttl_ms and not absttl:
         prop[2] = b"%d" % when

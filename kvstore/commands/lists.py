@@ -27,6 +27,7 @@ def _push(ks, args, left, only_existing):
         return 0
     for v in args[2:]:
         lst.push(v, left)
+    ks.notify("l", b"lpush" if left else b"rpush", args[1])
     lst.save()
     ks.propagate(args)
     ks.signal_ready(args[1])
@@ -62,11 +63,15 @@ def pop_some(ks, key, left, count):
     lst = ListValue.open(ks, key)
     if lst is None:
         return None
+    event = b"lpop" if left else b"rpop"
     if count is None:
         v = lst.pop(left)
+        ks.notify("l", event, key)
         lst.save()
         return v
     out = [lst.pop(left) for _ in range(min(count, lst.size))]
+    if out:
+        ks.notify("l", event, key)
     lst.save()
     return out
 
@@ -159,6 +164,7 @@ def lset(ks, client, args):
     lst.set(idx, args[3])
     lst.save()
     ks.propagate(args)
+    ks.notify("l", b"lset", args[1])
     return OK
 
 
@@ -181,6 +187,7 @@ def linsert(ks, client, args):
     lst.rewrite(values)
     lst.save()
     ks.propagate(args)
+    ks.notify("l", b"linsert", args[1])
     ks.signal_ready(args[1])
     return lst.size
 
@@ -212,6 +219,7 @@ def lrem(ks, client, args):
         kept.reverse()
     if removed:
         lst.rewrite(kept)
+        ks.notify("l", b"lrem", args[1])
         lst.save()
         ks.propagate(args)
     return removed
@@ -225,7 +233,9 @@ def ltrim(ks, client, args):
     if lst is None:
         return OK
     s, e = clamp_range(start, end, lst.size)
-    if lst.trim(s, e):
+    removed = lst.trim(s, e)
+    ks.notify("l", b"ltrim", args[1])              # Redis notifies even when nothing goes
+    if removed:
         lst.save()
         ks.propagate(args)
     return OK
@@ -287,19 +297,21 @@ def _where(arg):
 
 
 def move_one(ks, src, dst, from_left, to_left):
-    """LMOVE's core: None if `src` is missing; WRONGTYPE checks on both keys first."""
+    """LMOVE's core: None if `src` is missing; WRONGTYPE checks on both keys first. Events
+    in Redis's order: the push on dst, the pop on src, then src's del if it emptied."""
     s = ListValue.open(ks, src)
     if s is None:
         return None
     d = s if src == dst else ListValue.open(ks, dst)
     v = s.pop(from_left)
-    s.save()
-    if src == dst:
-        d = ListValue.open_or_create(ks, dst)
-    elif d is None:
+    if d is None:
         d = ListValue.create(ks, dst)
     d.push(v, to_left)
-    d.save()
+    if d is not s:
+        d.save()
+    ks.notify("l", b"lpush" if to_left else b"rpush", dst)
+    ks.notify("l", b"lpop" if from_left else b"rpop", src)
+    s.save()
     ks.signal_ready(dst)
     return v
 

@@ -52,6 +52,7 @@ def sadd(ks, client, args):
     if added:
         _save(s, client)
         ks.propagate(args)
+        ks.notify("s", b"sadd", args[1])
     return added
 
 
@@ -63,6 +64,7 @@ def srem(ks, client, args):
         return 0
     n = sum(1 for m in args[2:] if s.delete(m))
     if n:
+        ks.notify("s", b"srem", args[1])
         s.save()
         ks.propagate(args)
     return n
@@ -120,12 +122,15 @@ def spop(ks, client, args):
     if count is None:
         m = random.choice(members)
         s.delete(m)
+        ks.notify("s", b"spop", args[1])
         s.save()
         ks.propagate([b"SREM", args[1], m])
         return m
     if count == 0:
         return SetReply([])
     if count >= len(members):
+        ks.notify("s", b"spop", args[1])
+        ks.notify("g", b"del", args[1])
         ks.delete(args[1])
         ks.propagate([b"UNLINK" if client.server.cfg.lazyfree_lazy_server_del else b"DEL",
                       args[1]])
@@ -133,6 +138,7 @@ def spop(ks, client, args):
     chosen = random.sample(members, count)
     for m in chosen:
         s.delete(m)
+    ks.notify("s", b"spop", args[1])
     s.save()
     for i in range(0, len(chosen), SREM_BATCH):
         ks.propagate([b"SREM", args[1]] + chosen[i:i + SREM_BATCH])
@@ -171,12 +177,14 @@ def smove(ks, client, args):
         return 1 if src.get(member) is not None else 0
     if not src.delete(member):
         return 0
+    ks.notify("s", b"srem", args[1])
     src.save()
     if dst is None:
         dst = Collection.create(ks, args[2], TYPE_SET)
     _add(dst, member)
     _save(dst, client)
     ks.propagate(args)
+    ks.notify("s", b"sadd", args[2])
     return 1
 
 
@@ -220,12 +228,15 @@ def _algebra(ks, keys, op):
 def _store(ks, client, args, op):
     dst = args[1]
     result = _algebra(ks, args[2:], op)
-    ks.delete(dst)
+    existed = ks.delete(dst)
     if result:
         s = Collection.create(ks, dst, TYPE_SET)
         for m in result:
             _add(s, m)
         _save(s, client)
+        ks.notify("s", b"s%sstore" % op.encode(), dst)
+    elif existed:
+        ks.notify("g", b"del", dst)
     ks.propagate(args)
     return len(result)
 

@@ -74,6 +74,7 @@ def set_(ks, client, args):
         rec = ks.lookup(key)
         ks.set_string(key, value, old=rec, old_known=True)
         ks.propagate(args)
+        ks.notify("$", b"set", key)
         return OK
     nx = xx = get_ = keepttl = False
     expire = None
@@ -106,6 +107,9 @@ def set_(ks, client, args):
     if (nx and rec is not None) or (xx and rec is None):
         return old if get_ else None
     ks.set_string(key, value, when, keep_ttl=keepttl, old=rec, old_known=True)
+    ks.notify("$", b"set", key)
+    if expire is not None:
+        ks.notify("g", b"expire", key)
     if expire is not None and expire[0] != b"pxat":
         ks.propagate([b"SET", key, value, b"PXAT", b"%d" % when])
     elif get_ and expire is None:
@@ -123,6 +127,7 @@ def setnx(ks, client, args):
         return 0
     ks.set_string(args[1], args[2], old=None, old_known=True)
     ks.propagate(args)
+    ks.notify("$", b"set", args[1])
     return 1
 
 
@@ -130,6 +135,8 @@ def _setex(ks, args, unit, name):
     when = _expire_at(ks, args[2], unit, True, name)
     ks.set_string(args[1], args[3], when)
     ks.propagate([b"SET", args[1], args[3], b"PXAT", b"%d" % when])
+    ks.notify("$", b"set", args[1])
+    ks.notify("g", b"expire", args[1])
     return OK
 
 
@@ -169,6 +176,7 @@ def _mset_pairs(args):
 def mset(ks, client, args):
     for key, value in _mset_pairs(args):
         ks.set_string(key, value)
+        ks.notify("$", b"set", key)
     ks.propagate(args)
     return OK
 
@@ -183,6 +191,7 @@ def msetnx(ks, client, args):
             return 0
     for key, value in pairs:
         ks.set_string(key, value)
+        ks.notify("$", b"set", key)
     ks.propagate(args)
     return 1
 
@@ -193,6 +202,7 @@ def getset(ks, client, args):
     rec, old = _existing_string(ks, args[1])
     ks.set_string(args[1], args[2], old=rec, old_known=True)
     ks.propagate([b"SET", args[1], args[2]])
+    ks.notify("$", b"set", args[1])
     return old
 
 
@@ -204,6 +214,7 @@ def getdel(ks, client, args):
         return None
     ks.delete(args[1])
     ks.propagate([b"DEL", args[1]])
+    ks.notify("g", b"del", args[1])
     return old
 
 
@@ -237,12 +248,15 @@ def getex(ks, client, args):
         if when <= ks.now:
             ks.delete(key)
             ks.propagate([b"DEL", key])
+            ks.notify("g", b"del", key)
         else:
             ks.set_expire(key, rec, when)
             ks.propagate([b"PEXPIREAT", key, b"%d" % when])
+            ks.notify("g", b"expire", key)
     elif persist and HDR.unpack_from(rec)[1]:
         ks.set_expire(key, rec, 0)
         ks.propagate([b"PERSIST", key])
+        ks.notify("g", b"persist", key)
     return value
 
 
@@ -254,6 +268,7 @@ def append(ks, client, args):
     if rec is None:
         ks.set_string(key, extra, old=None, old_known=True)
         ks.propagate(args)
+        ks.notify("$", b"append", key)
         return len(extra)
     new_len = len(old) + len(extra)
     _check_size(ks, client, new_len)
@@ -261,6 +276,7 @@ def append(ks, client, args):
     ks.set_record(key, string_record(ks, key, bytes(old) + extra, exp, raw_hint=True), rec,
                   old_known=True)
     ks.propagate(args)
+    ks.notify("$", b"append", key)
     return new_len
 
 
@@ -318,6 +334,7 @@ def setrange(ks, client, args):
         _check_size(ks, client, offset + len(patch))
         ks.set_string(key, b"\0" * offset + patch, old=None, old_known=True)
         ks.propagate(args)
+        ks.notify("$", b"setrange", key)
         return offset + len(patch)
     if not patch:
         return len(old)
@@ -330,6 +347,7 @@ def setrange(ks, client, args):
     ks.set_record(key, string_record(ks, key, bytes(cur), exp, raw_hint=True), rec,
                   old_known=True)
     ks.propagate(args)
+    ks.notify("$", b"setrange", key)
     return len(cur)
 
 
@@ -349,6 +367,7 @@ def _incr(ks, args, delta):
         raise CommandError(errors.INCR_OVERFLOW)
     ks.set_record(key, string_record(ks, key, b"%d" % new, exp), rec, old_known=True)
     ks.propagate(args)
+    ks.notify("$", b"incrby", key)
     return new
 
 
@@ -399,6 +418,7 @@ def incrbyfloat(ks, client, args):
     text = format_long_double_human(res)
     ks.set_record(key, string_record(ks, key, text, exp), rec, old_known=True)
     ks.propagate([b"SET", key, text, b"KEEPTTL"])
+    ks.notify("$", b"incrbyfloat", key)
     return text
 
 

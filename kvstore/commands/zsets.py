@@ -348,6 +348,7 @@ def zadd(ks, client, args):
     if added or changed:
         z.save(compact_limits=_limits(client))
         ks.propagate(args)
+        ks.notify("z", b"zincr" if incr else b"zadd", args[1])
         ks.signal_ready(args[1])
     if incr:
         return None if result is None else Double(result)
@@ -366,6 +367,7 @@ def zincrby(ks, client, args):
     z.set(args[3], new, old)
     z.save(compact_limits=_limits(client))
     ks.propagate(args)
+    ks.notify("z", b"zincr", args[1])
     ks.signal_ready(args[1])
     return Double(new)
 
@@ -378,6 +380,7 @@ def zrem(ks, client, args):
         return 0
     n = sum(1 for m in args[2:] if z.remove(m))
     if n:
+        ks.notify("z", b"zrem", args[1])
         z.save()
         ks.propagate(args)
     return n
@@ -387,6 +390,7 @@ def _remove_pairs(ks, args, z, pairs):
     for m, s in pairs:
         z.remove(m, s)
     if pairs:
+        ks.notify("z", args[0].lower(), args[1])
         z.save()
         ks.propagate(args)
     return len(pairs)
@@ -474,6 +478,8 @@ def pop_pairs(ks, key, maximum, count):
         pairs.append(pair)
     for m, s in pairs:
         z.remove(m, s)
+    if pairs:
+        ks.notify("z", b"zpopmax" if maximum else b"zpopmin", key)
     z.save()
     return pairs
 
@@ -683,14 +689,17 @@ def _sorted_result(acc):
     return sorted(acc.items(), key=lambda ms: (ms[1], ms[0]))
 
 
-def _store_pairs(ks, client, dst, pairs):
-    ks.delete(dst)
+def _store_pairs(ks, client, dst, pairs, event=b"zrangestore"):
+    existed = ks.delete(dst)
     if pairs:
         z = ZSetValue.create(ks, dst)
         for m, s in pairs:
             z.set(m, s)
         z.save(compact_limits=_limits(client))
+        ks.notify("z", event, dst)
         ks.signal_ready(dst)
+    elif existed:
+        ks.notify("g", b"del", dst)
 
 
 def _setop(ks, client, args, op, name):
@@ -704,7 +713,7 @@ def _setop_store(ks, client, args, op, name):
     keys, weights, how, _ = parse_setop(args, 2, name, allow_weights=(op != "diff"),
                                         allow_withscores=False)
     pairs = _sorted_result(_compute(ks, op, keys, weights, how))
-    _store_pairs(ks, client, args[1], pairs)
+    _store_pairs(ks, client, args[1], pairs, name.encode())
     ks.propagate(args)
     return len(pairs)
 
