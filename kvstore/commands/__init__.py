@@ -92,7 +92,7 @@ def container(name, arity, flags="", group="generic", summary="", since="1.0.0")
 
 
 _MODULES = ("clients", "strings", "keys", "lists", "hashes", "sets", "zsets", "pubsub",
-            "server", "transactions", "introspection")
+            "sort", "server", "transactions", "introspection")
 
 
 def load_all():
