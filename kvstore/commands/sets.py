@@ -169,9 +169,9 @@ def srandmember(ks, client, args):
          summary="Move a member from one set to another")
 def smove(ks, client, args):
     src = _open(ks, args[1])
-    dst = _open(ks, args[2])
-    if src is None:
+    if src is None:                          # before the destination's type check, as Redis
         return 0
+    dst = _open(ks, args[2])
     member = args[3]
     if args[1] == args[2]:
         return 1 if src.get(member) is not None else 0

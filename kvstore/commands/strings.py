@@ -332,7 +332,8 @@ def setrange(ks, client, args):
         if not patch:
             return 0
         _check_size(ks, client, offset + len(patch))
-        ks.set_string(key, b"\0" * offset + patch, old=None, old_known=True)
+        ks.set_record(key, string_record(ks, key, b"\0" * offset + patch, 0, raw_hint=True),
+                      None, old_known=True)
         ks.propagate(args)
         ks.notify("$", b"setrange", key)
         return offset + len(patch)

@@ -190,17 +190,22 @@ def parse_range_args(args, start, allow_withscores=True, store=False):
     return by, rev, limit, withscores
 
 
-def select_range(z, by, rev, limit, lo_arg, hi_arg):
-    """The (member, score) pairs ZRANGE selects. For REV the bounds come max first."""
+def select_range(ks, key, by, rev, limit, lo_arg, hi_arg):
+    """The (member, score) pairs ZRANGE selects (bounds parsed before the key is looked up,
+    as Redis does). For REV the bounds come max first."""
     if by == "rank":
-        return [] if z is None else range_by_rank(z, _int(lo_arg), _int(hi_arg), rev)
+        start, stop = _int(lo_arg), _int(hi_arg)
+        z = _open(ks, key)
+        return [] if z is None else range_by_rank(z, start, stop, rev)
     offset, count = limit if limit is not None else (0, -1)
     if by == "score":
         a, b = parse_score_bound(lo_arg), parse_score_bound(hi_arg)
         lo, hi = (b, a) if rev else (a, b)
+        z = _open(ks, key)
         return [] if z is None else range_by_score(z, lo, hi, rev, offset, count)
     a, b = parse_lex_bound(lo_arg), parse_lex_bound(hi_arg)
     lo, hi = (b, a) if rev else (a, b)
+    z = _open(ks, key)
     return [] if z is None else range_by_lex(z, lo, hi, rev, offset, count)
 
 
@@ -212,7 +217,7 @@ def _range_reply(client, pairs, withscores):
          summary="Return a range of members in a sorted set", since="1.2.0")
 def zrange(ks, client, args):
     by, rev, limit, withscores = parse_range_args(args, 4)
-    pairs = select_range(_open(ks, args[1]), by, rev, limit, args[2], args[3])
+    pairs = select_range(ks, args[1], by, rev, limit, args[2], args[3])
     return _range_reply(client, pairs, withscores)
 
 
@@ -220,7 +225,7 @@ def zrange(ks, client, args):
          summary="Store a range of members from sorted set into another key", since="6.2.0")
 def zrangestore(ks, client, args):
     by, rev, limit, _ = parse_range_args(args, 5, store=True)
-    pairs = select_range(_open(ks, args[2]), by, rev, limit, args[3], args[4])
+    pairs = select_range(ks, args[2], by, rev, limit, args[3], args[4])
     _store_pairs(ks, client, args[1], pairs)
     ks.propagate(args)
     return len(pairs)
@@ -240,7 +245,7 @@ def _legacy_range(ks, client, args, by, rev):
         else:
             raise _SYNTAX
         i += 1
-    pairs = select_range(_open(ks, args[1]), by, rev, limit, args[2], args[3])
+    pairs = select_range(ks, args[1], by, rev, limit, args[2], args[3])
     return _range_reply(client, pairs, withscores)
 
 
