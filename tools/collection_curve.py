@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Per-operation cost of HSET and ZADD as one collection grows (10 ... 1,000,000 elements),
+for kvstore and a real redis-server side by side.
+
+    .venv/bin/python tools/collection_curve.py [--sizes 10,1000,100000,1000000]
+
+At each size it rewrites `--probe` random existing elements with redis-benchmark (50
+connections, pipeline 16) and reports microseconds per operation (1 / throughput); the claim to check is that a 1M-element collection costs
+about what a 10-element one does (per-element records, O(log n))."""
+
+import argparse
+import os
+import sys
+
+import redis
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmark import Server  # noqa: E402
+
+
+def fill(port, cmd, key, start, stop, batch=5000):
+    c = redis.Redis(port=port, protocol=2)
+    p = c.pipeline(transaction=False)
+    for i in range(start, stop):
+        if cmd == "hset":
+            p.hset(key, "f%012d" % i, "v")
+        else:
+            p.zadd(key, {"m%012d" % i: i % 1000003})
+        if (i - start + 1) % batch == 0:
+            p.execute()
+    p.execute()
+
+
+def probe(port, cmd, key, size, n, clients=50):
+    """Microseconds per op for n writes to random existing elements of a collection of
+    `size` (redis-benchmark, `clients` connections, pipeline 16, -r size: the collection
+    keeps its size): the server's cost, not a Python client's."""
+    import re
+    import subprocess
+    tail = ["hset", key, "f__rand_int__", "v"] if cmd == "hset" else \
+        ["zadd", key, "__rand_int__", "m__rand_int__"]
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", str(clients),
+                          "-P", "16", "-r", str(size), "-q", "--csv"] + tail,
+                         capture_output=True, text=True, timeout=600).stdout
+    m = re.search(r'"[^"]*","([0-9.]+)"', out)
+    return 1e6 / float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10,1000,100000,1000000")
+    ap.add_argument("--probe", type=int, default=20000)
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    print("| command | elements | kvstore us/op | redis us/op |")
+    print("|---|---|---|---|")
+    for cmd in ("hset", "zadd"):
+        servers = {k: Server(k, "everysec") for k in ("kvstore", "redis")}
+        try:
+            counts = {k: 0 for k in servers}
+            for size in sizes:
+                row = {}
+                for kind, srv in servers.items():
+                    if counts[kind] < size:
+                        fill(srv.port, cmd, "c", counts[kind], size)
+                        counts[kind] = size
+                    row[kind] = probe(srv.port, cmd, "c", size, args.probe)
+                print("| %s | %d | %.1f | %.1f |" % (cmd.upper(), size, row["kvstore"],
+                                                     row["redis"]), flush=True)
+        finally:
+            for s in servers.values():
+                s.stop()
+
+
+if __name__ == "__main__":
+    main()
