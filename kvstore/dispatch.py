@@ -229,7 +229,6 @@ class Writer:
         self.loop = get_hub().loop
         self.batches = 0
         self.batched_commands = 0
-        self.on_commit = []          # callables run (in the hub) after every successful commit
         self.blocking = Blocking(self)
 
     def submit(self, client, items):
@@ -271,9 +270,6 @@ class Writer:
             results = [self._failure(client, items, e) for client, items, _ in entries]
             failed = True
         self.blocking.wake_served(failed)
-        if self.on_commit:
-            for fn in self.on_commit:
-                fn()
         for (client, items, waiter), out in zip(entries, results):
             waiter.switch(out)
 

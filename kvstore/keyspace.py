@@ -506,7 +506,7 @@ class Batch:
     """What one group commit stages beside its LMDB writes. See Storage.commit_write."""
 
     __slots__ = ("storage", "counts", "log_parts", "stream_db", "next_keyid", "dbmap",
-                 "next_pdb", "reclaim", "reclaim_keyids")
+                 "next_pdb", "reclaim", "reclaim_keyids", "units")
 
     def __init__(self, storage):
         self.storage = storage
@@ -518,6 +518,7 @@ class Batch:
         self.next_pdb = storage.next_pdb
         self.reclaim = None
         self.reclaim_keyids = None       # a new list when big collections were dropped
+        self.units = 0                   # effects logged (data changes, for INFO)
 
     def counts_of(self, pdb):
         c = self.counts.get(pdb)
@@ -531,6 +532,7 @@ class Batch:
     def append_effects(self, effects):
         """Serialize the effects of one execution unit into the log (SELECT when the db
         changes; MULTI/EXEC around more than one effect), as a Redis 7.0 primary propagates."""
+        self.units += len(effects)
         parts = self.log_parts
         if len(effects) == 1:
             db, args = effects[0]

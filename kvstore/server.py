@@ -121,8 +121,7 @@ class Server:
         self.saves = 0
         self._ops_window = (time.monotonic(), 0, 0)
         self.reset_stats()
-        self.dirty = 0
-        self.writer.on_commit.append(self._on_commit)
+        self.changes_at_save = 0
         self._install_config_hooks()
 
     # ---- runtime configuration -------------------------------------------------------------
@@ -261,9 +260,6 @@ class Server:
         self.stat_protocol_errors = 0
         self.stat_lazyfreed = 0
 
-    def _on_commit(self):
-        self.dirty += 1
-
     def ops_per_sec(self):
         return self._ops_window[2]
 
@@ -313,7 +309,12 @@ class Server:
         self.writer.call(lambda ks: None)          # anything queued commits first
         self.storage.mark_saved()
         self.saves += 1
-        self.dirty = 0
+        self.changes_at_save = self.storage.changes
+
+    @property
+    def dirty(self):
+        """Changes since the last SAVE (INFO rdb_changes_since_last_save)."""
+        return self.storage.changes - self.changes_at_save
 
     # ---- listeners ---------------------------------------------------------------------------
     def _listen(self, tcp_only=False, cfg_override=None):

@@ -98,6 +98,7 @@ class Storage:
         self._size_cache = (0.0, 0)
         self.last_commit_error = None
         self.commits = 0
+        self.changes = 0             # logged effects committed since start (INFO dirty)
         # Called with [(pdb, key or None for the whole db), ...] as each write command's
         # changes are merged into a batch (WATCH invalidation); set by the server.
         self.on_touch = None
@@ -186,6 +187,7 @@ class Storage:
             self.env.sync(True)
         # Commit succeeded: advance the in-memory mirrors.
         self.commits += 1
+        self.changes += batch.units
         self.repl_offset = new_offset
         self.log_stream_db = batch.stream_db
         self.counts.update(batch.counts)
