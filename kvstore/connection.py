@@ -27,8 +27,6 @@ from kvstore.resp import QUEUED, RequestParser, encode_error
 log = logging.getLogger("kvstore.connection")
 
 RECV_SIZE = 256 * 1024
-# Pending output past which a client is disconnected (Redis's pubsub hard limit is 32mb).
-OUTPUT_QUEUE_LIMIT = 32 * 1024 * 1024
 
 
 class Client:
@@ -145,7 +143,7 @@ class Client:
         """Queue `data` for the client, in order with every other reply and push; the fast
         path is one non-blocking send. The rest is written by a flusher greenlet, so no
         caller (a publisher, a writer callback) ever blocks on a slow client."""
-        if self.out_queue:
+        if self.out_queue or self.flusher is not None:   # keep byte order with the flusher
             self._enqueue(data)
             return
         raw = self.sock._sock if hasattr(self.sock, "_sock") else self.sock
@@ -161,10 +159,16 @@ class Client:
 
     push = send
 
+    def output_limit(self):
+        """The hard client-output-buffer-limit of this client's class (0 = none)."""
+        cls = "pubsub" if (self.channels or self.patterns or self.shard_channels) else "normal"
+        return self.server.cfg.client_output_buffer_limit[cls][0]
+
     def _enqueue(self, data):
         self.out_queue.append(data)
         self.out_bytes += len(data)
-        if self.out_bytes > OUTPUT_QUEUE_LIMIT:
+        limit = self.output_limit()
+        if limit and self.out_bytes > limit:
             log.warning("client id=%d addr=%s: %d bytes of output pending, closing it "
                         "(client-output-buffer-limit)", self.id, self.addr, self.out_bytes)
             self.out_queue.clear()

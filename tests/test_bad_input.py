@@ -126,3 +126,29 @@ def test_redis_py_default_resp3_client(kvstore_session):
     assert c.get("r3") == b"v"
     assert c.connection_pool.get_connection().handshake_metadata[b"proto"] == 3
     c.delete("r3")
+
+
+def test_large_replies_to_a_slow_reader_stay_in_order(kvstore_session):
+    """Replies that do not fit the socket buffer are queued and written by a flusher; later
+    replies must never overtake or interleave with them while the client reads slowly and
+    keeps sending."""
+    import threading
+    import time as _time
+    big = bytes(range(256)) * 4096                       # 1 MB
+    c = RawConn(kvstore_session.port)
+    c.call("SET", "big-reply", big)
+    n = 60
+
+    def sender():
+        for i in range(n):
+            c.send(RawConn.encode("GET", "big-reply") + RawConn.encode("ECHO", "m%d" % i))
+            _time.sleep(0.002)
+
+    t = threading.Thread(target=sender)
+    t.start()
+    for i in range(n):
+        assert c.read_reply() == b"$%d\r\n%s\r\n" % (len(big), big)
+        assert c.read_reply() == b"$%d\r\nm%d\r\n" % (len(b"m%d" % i), i)
+    t.join()
+    c.call("DEL", "big-reply")
+    c.close()
