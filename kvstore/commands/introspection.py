@@ -19,6 +19,14 @@ class CommandStats:
     def __init__(self, server):
         self.server = server
         self.reset()
+        self.slower_than = server.cfg.slowlog_log_slower_than
+        self.latency_ms = server.cfg.latency_monitor_threshold
+
+        def refresh(cfg, name):
+            self.slower_than = cfg.slowlog_log_slower_than
+            self.latency_ms = cfg.latency_monitor_threshold
+        server.cfg.on_change("slowlog-log-slower-than", refresh)
+        server.cfg.on_change("latency-monitor-threshold", refresh)
 
     def reset(self):
         self.commands = {}           # full name -> [calls, usec, rejected, failed]
@@ -36,11 +44,10 @@ class CommandStats:
         if reply.__class__ is CommandError:
             s[3] += 1
             self.error(reply.args[0])
-        cfg = self.server.cfg
-        threshold = cfg.slowlog_log_slower_than
+        threshold = self.slower_than            # cached: Config attribute access is slow
         if 0 <= threshold <= usec:
             self._slow(client, args, usec)
-        lt = cfg.latency_monitor_threshold
+        lt = self.latency_ms
         if lt and usec >= lt * 1000:
             self._latency("command", usec // 1000)
 
