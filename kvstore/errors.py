@@ -152,8 +152,8 @@ COMMAND_GETKEYS_INVALID = "ERR Invalid command specified"
 COMMAND_GETKEYS_ARITY = "ERR Invalid number of arguments specified for command"
 COMMAND_GETKEYS_NOKEYS = "ERR The command has no key arguments"
 MISCONF_DISK = (
-    "MISCONF Errors writing to disk: the last write to the data store failed; "
-    "writes are refused until it succeeds. Check the server log.")
+    "MISCONF Errors writing to disk: the data store could not commit this write (it was not "
+    "applied). Check the server log.")
 
 # --- DUMP / RESTORE --------------------------------------------------------------------------
 DUMP_BAD_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
