@@ -28,7 +28,7 @@ COMMANDS = {}
 class Command:
     __slots__ = ("name", "handler", "arity", "flags", "first_key", "last_key", "step", "group",
                  "summary", "subcommands", "parent", "is_write", "denyoom", "conn", "noauth",
-                 "full_name", "since")
+                 "full_name", "since", "stats")
 
     def __init__(self, name, handler, arity, flags, first_key, last_key, step, group, summary,
                  since, parent=None):
@@ -50,6 +50,7 @@ class Command:
         self.denyoom = "denyoom" in self.flags
         self.conn = "conn" in self.flags
         self.noauth = "noauth" in self.flags
+        self.stats = [0, 0, 0, 0]    # calls, usec, rejected, failed (INFO commandstats)
 
     def key_positions(self, nargs):
         if not self.first_key:

@@ -13,50 +13,56 @@ _SYNTAX = CommandError(errors.SYNTAX)
 
 
 class CommandStats:
-    """Calls, time, rejections and failures per command, error counts per prefix, the slow
-    log and latency spikes. `record` runs once per executed command: keep it cheap."""
+    """Calls, time, rejections and failures per command (kept on each Command, `stats`),
+    error counts per prefix, the slow log and latency spikes. The per-command part is
+    inlined in dispatch's loops (`slow_at` gates the rest); `after` handles the rare cases."""
 
     def __init__(self, server):
         self.server = server
         self.reset()
-        self.slower_than = server.cfg.slowlog_log_slower_than
-        self.latency_ms = server.cfg.latency_monitor_threshold
+        self.refresh(server.cfg, None)
+        server.cfg.on_change("slowlog-log-slower-than", self.refresh)
+        server.cfg.on_change("latency-monitor-threshold", self.refresh)
 
-        def refresh(cfg, name):
-            self.slower_than = cfg.slowlog_log_slower_than
-            self.latency_ms = cfg.latency_monitor_threshold
-        server.cfg.on_change("slowlog-log-slower-than", refresh)
-        server.cfg.on_change("latency-monitor-threshold", refresh)
+    def refresh(self, cfg, name):
+        """Cache the thresholds (Config attribute access is too slow for the hot path)."""
+        self.slower_than = cfg.slowlog_log_slower_than
+        self.latency_us = cfg.latency_monitor_threshold * 1000
+        limits = [x for x in (self.slower_than if self.slower_than >= 0 else None,
+                              self.latency_us or None) if x is not None]
+        self.slow_at = min(limits) if limits else 1 << 62
 
     def reset(self):
-        self.commands = {}           # full name -> [calls, usec, rejected, failed]
+        from kvstore.commands import COMMANDS
+        for cmd in COMMANDS.values():
+            cmd.stats[:] = [0, 0, 0, 0]
+            for sub in (cmd.subcommands or {}).values():
+                sub.stats[:] = [0, 0, 0, 0]
         self.errors = {}             # error prefix -> count
         self.slowlog = []            # newest first: [id, unix s, usec, args, addr, name]
         self.slowlog_next_id = 0
         self.latency = {}            # event -> list of (unix s, ms), newest last
 
     def record(self, client, cmd, args, usec, reply):
-        s = self.commands.get(cmd.full_name)
-        if s is None:
-            s = self.commands[cmd.full_name] = [0, 0, 0, 0]
+        """Account one executed command (the same as dispatch's inlined form)."""
+        s = cmd.stats
         s[0] += 1
         s[1] += usec
+        if usec >= self.slow_at or reply.__class__ is CommandError:
+            self.after(client, cmd, args, usec, reply)
+
+    def after(self, client, cmd, args, usec, reply):
         if reply.__class__ is CommandError:
-            s[3] += 1
+            cmd.stats[3] += 1
             self.error(reply.args[0])
-        threshold = self.slower_than            # cached: Config attribute access is slow
-        if 0 <= threshold <= usec:
+        if 0 <= self.slower_than <= usec:
             self._slow(client, args, usec)
-        lt = self.latency_ms
-        if lt and usec >= lt * 1000:
+        if self.latency_us and usec >= self.latency_us:
             self._latency("command", usec // 1000)
 
     def rejected(self, cmd, text):
         if cmd is not None:
-            s = self.commands.get(cmd.full_name)
-            if s is None:
-                s = self.commands[cmd.full_name] = [0, 0, 0, 0]
-            s[2] += 1
+            cmd.stats[2] += 1
         self.error(text)
 
     def error(self, text):
@@ -79,11 +85,19 @@ class CommandStats:
         del hist[:-160]
 
     def info_commandstats(self):
+        from kvstore.commands import COMMANDS
+        cmds = []
+        for cmd in COMMANDS.values():
+            cmds.append(cmd)
+            cmds.extend((cmd.subcommands or {}).values())
         out = []
-        for name, (calls, usec, rejected, failed) in sorted(self.commands.items()):
-            out.append(("cmdstat_%s" % name,
-                        "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d"
-                        % (calls, usec, usec / calls if calls else 0, rejected, failed)))
+        for cmd in sorted(cmds, key=lambda c: c.full_name):
+            calls, usec, rejected, failed = cmd.stats
+            if calls or rejected:
+                out.append(("cmdstat_%s" % cmd.full_name,
+                            "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,"
+                            "failed_calls=%d" % (calls, usec, usec / calls if calls else 0,
+                                                 rejected, failed)))
         return out
 
     def info_errorstats(self):
