@@ -240,3 +240,31 @@ def make_server():
     yield make
     for srv in made:
         srv.cleanup()
+
+
+class RedisServer(ServerProcess):
+    """A real redis-server on a free port in `workdir`, started, with a ready redis-py
+    `client` attribute (it shadows ServerProcess.client(), which makes a new client)."""
+
+    def __init__(self, workdir, *extra):
+        super().__init__("redis", list(extra), dir=str(workdir))
+        self.start()
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, protocol=2)
+
+    def stop(self):
+        self.client.close()
+        return super().stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A redis-server per test module (the RDB and digest codec tests)."""
+    srv = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def r(server):
+    server.client.flushall()
+    yield server.client

@@ -3,26 +3,11 @@
 import math
 import random
 
-import pytest
 import redis
 
 from kvstore.digest import DatasetDigest, key_digest, value_digest
 from replication.rdb import StreamValue, load_dump_payload
-from tests.test_rdb import RedisServer, catalog, create, make_streams
-
-
-@pytest.fixture(scope='module')
-def server(tmp_path_factory):
-    srv = RedisServer(tmp_path_factory.mktemp('redis-digest'))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def r(server):
-    server.client.flushall()
-    yield server.client
-    server.client.flushall()
+from tests.test_rdb import catalog, create, make_streams
 
 
 def read_for_digest(c, key):

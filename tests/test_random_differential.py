@@ -47,8 +47,9 @@ COMMANDS = st.one_of(
     cmd(b"ZRANGEBYSCORE", KEYS, BOUNDS, BOUNDS), cmd(b"ZRANGEBYLEX", KEYS, LEX, LEX),
     cmd(b"ZCOUNT", KEYS, BOUNDS, BOUNDS), cmd(b"ZPOPMIN", KEYS), cmd(b"ZCARD", KEYS),
     cmd(b"ZUNIONSTORE", KEYS, st.just(b"2"), KEYS, KEYS),
-    cmd(b"ZREMRANGEBYRANK", KEYS, IDX, IDX), cmd(b"OBJECT", st.just(b"ENCODING"), KEYS),
-    cmd(b"SORT", KEYS, st.just(b"ALPHA")),
+    cmd(b"ZREMRANGEBYRANK", KEYS, IDX, IDX), cmd(b"SORT", KEYS, st.just(b"ALPHA")),
+    # OBJECT ENCODING is left out: which internal encoding Redis picks after set algebra is
+    # an implementation detail (the issue excludes it from differential comparison).
 )
 
 

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from kvstore import errors
-from tests.conftest import ServerProcess
+from tests.conftest import RedisServer
 from kvstore.encoding import string_encoding_for_object
 from replication import lzf, rdb
 from replication.crc64 import crc64, crc64_py
@@ -29,31 +29,6 @@ REDIS_CHECK_RDB = shutil.which('redis-check-rdb')
 # real redis-server helper (also used by test_digest.py)
 # --------------------------------------------------------------------------------------------
 
-class RedisServer(ServerProcess):
-    """A real redis-server on a free port in `workdir`, with a ready redis-py `client`
-    attribute (it shadows ServerProcess.client(), which makes a new client)."""
-
-    def __init__(self, workdir, *extra):
-        super().__init__("redis", list(extra), dir=str(workdir))
-        self.start()
-        self.client = redis.Redis(host='127.0.0.1', port=self.port, protocol=2)
-
-    def stop(self):
-        self.client.close()
-        return super().stop()
-
-
-@pytest.fixture(scope='module')
-def server(tmp_path_factory):
-    srv = RedisServer(tmp_path_factory.mktemp('redis'))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def r(server):
-    server.client.flushall()
-    yield server.client
 
 
 # --------------------------------------------------------------------------------------------

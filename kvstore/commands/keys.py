@@ -220,6 +220,17 @@ def parse_scan_cursor(cursor):
     return int(body) if cursor[:1] != b"-" else (2 ** 64 - int(body)) % 2 ** 64
 
 
+def parse_numkeys(args, start):
+    """(keys, rest) of `numkeys key [key ...] rest...` (LMPOP/ZMPOP and their blocking
+    forms): numkeys must be positive and leave at least one argument after the keys."""
+    numkeys = strict_int(args[start])
+    if numkeys is None or numkeys <= 0:
+        raise CommandError(errors.NUMKEYS_POSITIVE)
+    if numkeys > len(args) - start - 2:
+        raise _SYNTAX
+    return args[start + 1:start + 1 + numkeys], args[start + 1 + numkeys:]
+
+
 def parse_scan_options(args, start, allow_type=False):
     """(count, compiled MATCH pattern or None, TYPE or None) of a SCAN-family command."""
     count = 10

@@ -5,19 +5,14 @@ client's greenlet and are served inside the batch of the write that makes them s
 
 from kvstore import errors
 from kvstore.commands import command
+from kvstore.commands.keys import parse_numkeys
+from kvstore.commands.strings import parse_int
 from kvstore.errors import CommandError
 from kvstore.keyspace import ListValue
 from kvstore.resp import OK, NullArray, strict_int
 
 _SYNTAX = CommandError(errors.SYNTAX)
-_NOT_INT = CommandError(errors.NOT_INTEGER)
-
-
-def _int(b):
-    v = strict_int(b)
-    if v is None:
-        raise _NOT_INT
-    return v
+_int = parse_int
 
 
 def _push(ks, args, left, only_existing):
@@ -339,13 +334,7 @@ def rpoplpush(ks, client, args):
 
 def parse_mpop(args, start):
     """(keys, from_left, count) of LMPOP/BLMPOP arguments from `start` (numkeys)."""
-    numkeys = strict_int(args[start])
-    if numkeys is None or numkeys <= 0:
-        raise CommandError(errors.NUMKEYS_POSITIVE)
-    if numkeys > len(args) - start - 2:
-        raise _SYNTAX
-    keys = args[start + 1:start + 1 + numkeys]
-    rest = args[start + 1 + numkeys:]
+    keys, rest = parse_numkeys(args, start)
     left = _where(rest[0])
     count = 1
     i = 1

@@ -6,7 +6,9 @@ import struct
 
 from kvstore import errors
 from kvstore.commands import command
-from kvstore.commands.keys import parse_scan_cursor, parse_scan_options, scan_collection
+from kvstore.commands.keys import (parse_numkeys, parse_scan_cursor, parse_scan_options,
+                                   scan_collection)
+from kvstore.commands.strings import parse_int
 from kvstore.errors import CommandError
 from kvstore.keyspace import TYPE_SET, TYPE_ZSET, Collection, ZSetValue
 from kvstore.numbers import LLONG_MAX, parse_double
@@ -18,11 +20,7 @@ INF = float("inf")
 _MAX_SEEK = b"\xff" * 494        # sorts after any member suffix; keeps seek keys <= 511 bytes
 
 
-def _int(b):
-    v = strict_int(b)
-    if v is None:
-        raise CommandError(errors.NOT_INTEGER)
-    return v
+_int = parse_int
 
 
 def _score(b):
@@ -521,13 +519,7 @@ def zpopmax(ks, client, args):
 
 
 def parse_zmpop(args, start):
-    numkeys = strict_int(args[start])
-    if numkeys is None or numkeys <= 0:
-        raise CommandError(errors.NUMKEYS_POSITIVE)
-    if numkeys > len(args) - start - 2:
-        raise _SYNTAX
-    keys = args[start + 1:start + 1 + numkeys]
-    rest = args[start + 1 + numkeys:]
+    keys, rest = parse_numkeys(args, start)
     where = rest[0].lower()
     if where not in (b"min", b"max"):
         raise _SYNTAX
