@@ -108,7 +108,7 @@ def run_reads(server, client, items):
             try:
                 reply = cmd.handler(ks, client, args)
             except CommandError as e:
-                reply = e
+                reply = e.with_traceback(None)   # shared instances must not pin frames
             usec = int((perf_counter() - t0) * 1000000)
             s = cmd.stats                   # CommandStats.record, inlined (hot path)
             s[0] += 1
@@ -133,7 +133,7 @@ def run_one_conn(server, client, cmd, args):
     try:
         reply = cmd.handler(None, client, args)
     except CommandError as e:
-        reply = e
+        reply = e.with_traceback(None)
     server.stats.record(client, cmd, args, int((perf_counter() - t0) * 1000000), reply)
     return encode(reply, client.resp3)
 
@@ -193,7 +193,7 @@ class Blocking:
                     reply = op.attempt(ks, key)
                 except CommandError as e:
                     # A key of another type does not serve the client; it stays blocked.
-                    reply = None if e.args[0] == errors.WRONG_TYPE else e
+                    reply = None if e.args[0] == errors.WRONG_TYPE else e.with_traceback(None)
                 if reply is None or isinstance(reply, CommandError):
                     sub.abort()
                     ks.txn = txn
@@ -361,7 +361,7 @@ class Writer:
                 ks.end_command(unit)
             except CommandError as e:
                 sub.abort()
-                reply = e
+                reply = e.with_traceback(None)
             except lmdb.MapFullError:
                 sub.abort()
                 log.warning("storage map full: refused %s", cmd.full_name)
@@ -378,7 +378,7 @@ class Writer:
             try:
                 reply = cmd.handler(ks, client, args)
             except CommandError as e:
-                reply = e
+                reply = e.with_traceback(None)
             ks.end_command(unit)                 # lazy-expiry deletions of a read
         stats.record(client, cmd, args, int((perf_counter() - t0) * 1000000), reply)
         return encode(reply, client.resp3)        # HELLO switches protocol for its own reply

@@ -90,6 +90,7 @@ def _memory(srv):
         ("kvstore_data_bytes", data), ("kvstore_file_bytes", st.file_size()),
         ("kvstore_map_bytes", srv.cfg.storage_map_size),
         ("kvstore_rss_anon_bytes", ps.get("RssAnon", 0)),
+        ("kvstore_lmdb_readers", st.env.info()["num_readers"]),
     ]
 
 

@@ -152,3 +152,24 @@ def test_large_replies_to_a_slow_reader_stay_in_order(kvstore_session):
     t.join()
     c.call("DEL", "big-reply")
     c.close()
+
+
+def test_error_replies_do_not_leak_lmdb_readers(kvstore_session):
+    """Error replies reuse shared exception objects; a traceback kept on one pinned the
+    command's read transaction and leaked an LMDB reader slot per error (found by the random
+    differential test as MDB_READERS_FULL after a few thousand errors)."""
+    c = kvstore_session.client()
+    c.set("wt-string", "x")
+
+    def readers():
+        return c.info("memory")["kvstore_lmdb_readers"]
+
+    before = readers()
+    for _ in range(300):
+        for cmd in (("SMEMBERS", "wt-string"), ("HLEN", "wt-string"),
+                    ("LRANGE", "wt-string", "0", "-1"), ("ZRANGE", "wt-string", "0", "-1")):
+            try:
+                c.execute_command(*cmd)
+            except redis.ResponseError:
+                pass
+    assert readers() - before <= 2

@@ -2,6 +2,8 @@
 reply (normalized only where Redis's order is its hash table's) and the final DEBUG DIGEST
 must be equal. Hypothesis generates the sequences and shrinks any mismatch to a minimal one."""
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +59,13 @@ def _run(conn, cmds):
     return [_normalize([c[0].decode()], conn.call(*c)) for c in cmds]
 
 
-@settings(max_examples=800, deadline=None,
+# derandomize: CI explores the same 800 sequences every run (a green run stays green); to hunt
+# for new mismatches run with KVSTORE_HYPOTHESIS_SEARCH=1 (random seeds, more examples).
+_SEARCH = os.environ.get("KVSTORE_HYPOTHESIS_SEARCH") == "1"
+
+
+@settings(max_examples=5000 if _SEARCH else 800, deadline=None, derandomize=not _SEARCH,
+          database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(COMMANDS, min_size=1, max_size=40))
 def test_random_sequences_match_redis(kvstore_session, redis_ref, cmds):
