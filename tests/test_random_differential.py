@@ -70,6 +70,7 @@ COMMANDS = st.one_of(
     cmd(b"LMPOP", st.just(b"2"), KEYS, KEYS, st.sampled_from([b"LEFT", b"RIGHT"])),
     cmd(b"ZMPOP", st.just(b"1"), KEYS, st.sampled_from([b"MIN", b"MAX"])),
     cmd(b"PEXPIRE", KEYS, st.sampled_from([b"100000", b"0", b"-5"])),
+    cmd(b"MULTI"), cmd(b"EXEC"), cmd(b"DISCARD"), cmd(b"WATCH", KEYS), cmd(b"UNWATCH"),
     # OBJECT ENCODING is left out: which internal encoding Redis picks after set algebra is
     # an implementation detail (the issue excludes it from differential comparison).
 )
