@@ -117,6 +117,8 @@ def run_reads(server, client, items):
                 stats.after(client, cmd, args, usec, reply)
             resp3 = client.resp3            # HELLO switches protocol for its own reply
             out.append(encode(reply, resp3))
+        server.stat_keyspace_hits += ks.hits
+        server.stat_keyspace_misses += ks.misses
         return out
     finally:
         txn.abort()

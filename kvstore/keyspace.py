@@ -569,7 +569,7 @@ class Keyspace:
 
     __slots__ = ("storage", "txn", "batch", "now", "db", "pdb", "prefix", "effects", "deltas",
                  "writable", "meta_db", "expires_db", "hide_expired", "delete_expired",
-                 "touched", "unwrapped", "ready", "events")
+                 "touched", "unwrapped", "ready", "events", "hits", "misses")
 
     def __init__(self, storage, txn, batch=None):
         self.storage = storage
@@ -587,6 +587,10 @@ class Keyspace:
         self.unwrapped = False      # effects go to the log one by one (active expiry)
         self.ready = []             # (db, list key) a command pushed to (blocked clients)
         self.events = []            # keyspace notifications of the running command
+        # INFO keyspace_hits/misses: counted for lookups on read transactions only (what
+        # Redis counts for read commands); None = not counting.
+        self.hits = None if self.writable else 0
+        self.misses = 0
         self.db = 0
         self.pdb = 0
         self.prefix = b""
@@ -666,6 +670,11 @@ class Keyspace:
             prefix = self.prefix
         rec = self.txn.get(prefix + encode_key(key), db=self.meta_db)
         if rec is None or not rec[0] & FLAG_EXPIRES:
+            if self.hits is not None:
+                if rec is None:
+                    self.misses += 1
+                else:
+                    self.hits += 1
             return rec
         exp = HDR.unpack_from(rec)[1]
         if exp <= self.now and self.hide_expired:
@@ -674,7 +683,11 @@ class Keyspace:
                 db = self._db_of_prefix(prefix)
                 self.propagate([b"DEL", key], db=db)
                 self.notify("x", b"expired", key, db)
+            if self.hits is not None:
+                self.misses += 1
             return None
+        if self.hits is not None:
+            self.hits += 1
         return rec
 
     def lookup_raw(self, key, prefix=None):

@@ -260,6 +260,8 @@ class Server:
         self.stat_expired_keys = 0
         self.stat_protocol_errors = 0
         self.stat_lazyfreed = 0
+        self.stat_keyspace_hits = 0
+        self.stat_keyspace_misses = 0
 
     def ops_per_sec(self):
         return self._ops_window[2]

@@ -164,3 +164,20 @@ def test_active_expiry_keeps_up_with_many_keys(make_server):
     wait_until(lambda: c.dbsize() == 1, timeout=30, what="20000 keys to expire")
     assert c.info("stats")["expired_keys"] == 20000
     assert c.keys("*") == [b"keep"]
+
+
+def test_keyspace_hits_and_misses_like_redis(kvstore_session, redis_ref):
+    counts = []
+    for srv in (kvstore_session, redis_ref):
+        c = srv.client()
+        c.flushall()
+        c.config_resetstat()
+        c.set("present", "1")
+        c.get("present")
+        c.get("absent")
+        c.mget("present", "absent", "absent2")
+        c.exists("present")
+        c.strlen("absent")
+        info = c.info("stats")
+        counts.append((info["keyspace_hits"], info["keyspace_misses"]))
+    assert counts[0] == counts[1] == (3, 4)

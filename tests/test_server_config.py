@@ -7,7 +7,7 @@ import sys
 
 import redis
 
-from tests.conftest import ROOT, ServerProcess, free_port
+from tests.conftest import ROOT, ServerProcess, free_port, wait_until
 
 
 def test_debian_stock_redis_conf_starts_unchanged(make_server, tmp_path):
@@ -116,9 +116,11 @@ def test_unix_socket_and_debug_gating(make_server, tmp_path):
 
 def test_maxclients_refuses_extra_connections(make_server):
     srv = make_server("kvstore", ["--maxclients", "2"]).start()
-    a, b = srv.raw(), srv.raw()
-    a.call("PING")
-    b.call("PING")
+    a = srv.raw()
+    # The readiness probe's connection may not be closed server-side yet: wait for it.
+    wait_until(lambda: a.call("CLIENT", "LIST").count(b"id=") == 1, what="probe to close")
+    b = srv.raw()
+    assert b.call("PING") == b"+PONG\r\n"
     third = srv.raw()
     assert third.read_all_until_closed() == b"-ERR max number of clients reached\r\n"
 
