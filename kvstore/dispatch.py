@@ -232,7 +232,6 @@ class Writer:
         self.storage = server.storage
         self.pending = []
         self.scheduled = False
-        self.closed = False
         self.loop = get_hub().loop
         self.batches = 0
         self.batched_commands = 0
@@ -257,9 +256,6 @@ class Writer:
         if isinstance(res, BaseException):
             raise res
         return res
-
-    def close(self):
-        self.closed = True
 
     def _flush(self):
         """Hub callback: run every pending entry in one batch, then hand each waiter its

@@ -485,21 +485,9 @@ def _is_int_member(m):
     return strict_int(m) is not None
 
 
-def record_type(rec):
-    return rec[0] & TYPE_MASK
-
-
 def record_expire(rec):
     """Absolute expire time in ms, 0 when the key has none."""
     return HDR.unpack_from(rec)[1] if rec[0] & FLAG_EXPIRES else 0
-
-
-def record_mtime(rec):
-    return HDR.unpack_from(rec)[2]
-
-
-def record_string(rec):
-    return rec[record_body_offset(rec):]
 
 
 class Batch:
@@ -708,17 +696,6 @@ class Keyspace:
         if rec[0] & TYPE_MASK != TYPE_STRING:
             raise _WRONG_TYPE
         return rec[record_body_offset(rec):]
-
-    def exists(self, key):
-        return self.lookup(key) is not None
-
-    def ttl_ms(self, key):
-        """-2 missing, -1 no expiry, else the absolute expire time in ms."""
-        rec = self.lookup(key)
-        if rec is None:
-            return -2
-        exp = HDR.unpack_from(rec)[1]
-        return exp if exp else -1
 
     # ---- writes ------------------------------------------------------------------------------
     def _put(self, prefix, key, rec):

@@ -600,7 +600,6 @@ class Server:
         for c in list(self.clients.values()):
             if c.greenlet is not None:
                 c.greenlet.join(timeout=max(0.0, deadline - time.monotonic()))
-        self.writer.close()
         if getattr(self, "syncer", None) is not None:
             self.syncer_stop.set()
             self.syncer.join(timeout=5)

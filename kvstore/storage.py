@@ -212,28 +212,7 @@ class Storage:
             txn.put(SYS_LASTSAVE, _U64.pack(self.lastsave), db=self.sys_db)
         self.sync()
 
-    # ---- replication log reading ---------------------------------------------------------------
-    def iter_log(self, txn, from_offset):
-        """Yield (offset of first byte, bytes) chunks of the stream from byte `from_offset`
-        (1-based, as Redis numbers stream bytes) to the end committed in `txn`. Raises
-        KeyError if the log no longer holds `from_offset`."""
-        return iter_log_table(txn, self.log_db, from_offset)
-
     # ---- replication log retention -----------------------------------------------------------
-    def log_first_offset(self, txn=None):
-        """Offset of the oldest byte still in the log (repl_offset + 1 when it is empty)."""
-        own = txn is None
-        if own:
-            txn = self.env.begin()
-        try:
-            cur = txn.cursor(db=self.log_db)
-            if cur.first():
-                return _U64.unpack(cur.key())[0]
-            return self.repl_offset + 1
-        finally:
-            if own:
-                txn.abort()
-
     def log_needs_trim(self, max_size, max_age_ms):
         with self.env.begin() as txn:
             cur = txn.cursor(db=self.log_db)

@@ -62,18 +62,20 @@ def test_huge_key_and_value_roundtrip(kv):
     assert kv.delete(big_key, other) == 2
 
 
+def _set_until_error(c, value, limit):
+    """SET k0, k1, ... to `value` until the first error: (keys stored, error text or None)."""
+    for i in range(limit):
+        try:
+            c.set("k%d" % i, value)
+        except redis.ResponseError as e:
+            return i, str(e)
+    return limit, None
+
+
 def test_maxmemory_quota_refuses_writes_but_not_reads_or_deletes(make_server):
     srv = make_server("kvstore", ["--maxmemory", "3mb"]).start()
     c = srv.client()
-    stored = 0
-    err = None
-    for i in range(2000):
-        try:
-            c.set("k%d" % i, b"x" * 4000)
-            stored += 1
-        except redis.ResponseError as e:
-            err = str(e)
-            break
+    stored, err = _set_until_error(c, b"x" * 4000, 2000)
     assert err == "command not allowed when used memory > 'maxmemory'."
     assert stored > 100
     assert c.get("k0") == b"x" * 4000
@@ -87,15 +89,7 @@ def test_maxmemory_quota_refuses_writes_but_not_reads_or_deletes(make_server):
 def test_full_map_fails_only_the_command(make_server):
     srv = make_server("kvstore", ["--storage-map-size", "8mb"]).start()
     c = srv.client()
-    ok = 0
-    err = None
-    for i in range(1000):
-        try:
-            c.set("k%d" % i, b"y" * 50000)
-            ok += 1
-        except redis.ResponseError as e:
-            err = str(e)
-            break
+    ok, err = _set_until_error(c, b"y" * 50000, 1000)
     assert err == "command not allowed when used memory > 'maxmemory'."
     assert ok > 10
     for i in range(ok):
