@@ -859,7 +859,7 @@ _section(
     B("replica-read-only", True, "Refuse writes from normal clients on a replica.",
       aliases=("slave-read-only",), applies=True),
     B("repl-diskless-sync", True, "Stream full syncs without a temporary file.", applies=True),
-    I("repl-diskless-sync-delay", 5, 0, INT_MAX, "Seconds to wait for more replicas before a "
+    I("repl-diskless-sync-delay", 0, 0, INT_MAX, "Seconds to wait for more replicas before a "
       "diskless full sync.", applies=True),
     I("repl-diskless-sync-max-replicas", 0, 0, INT_MAX, "Start the diskless sync early once "
       "this many replicas wait (0 = no limit).", applies=True),

@@ -27,6 +27,7 @@ from kvstore.resp import QUEUED, RequestParser, encode_error
 log = logging.getLogger("kvstore.connection")
 
 RECV_SIZE = 256 * 1024
+_SYNC_COMMANDS = ("sync", "psync")
 
 
 class Client:
@@ -68,6 +69,12 @@ class Client:
         self.out_queue = collections.deque()     # output not yet accepted by the socket
         self.out_bytes = 0
         self.flusher = None
+        # Replication: REPLCONF settings before SYNC/PSYNC; the ReplicaLink once this
+        # connection is a replica (its socket then belongs to the feeder, replies are muted);
+        # the log offset after this client's last propagated write (WAIT).
+        self.repl_info = None
+        self.repl_link = None
+        self.woff = 0
 
     def sub_count(self):
         return len(self.channels) + len(self.patterns)
@@ -143,6 +150,8 @@ class Client:
         """Queue `data` for the client, in order with every other reply and push; the fast
         path is one non-blocking send. The rest is written by a flusher greenlet, so no
         caller (a publisher, a writer callback) ever blocks on a slow client."""
+        if self.repl_link is not None:
+            return                  # a replica gets no replies; the feeder owns the socket
         if self.out_queue or self.flusher is not None:   # keep byte order with the flusher
             self._enqueue(data)
             return
@@ -261,6 +270,9 @@ class Client:
                     self._flush(seg, seg_write, out)
                     seg = []
                     seg_write = False
+                if cmd.name in _SYNC_COMMANDS and (out or self.out_queue or self.flusher):
+                    out.append(encode_error(errors.SYNC_PENDING_OUTPUT))
+                    continue
                 out.append(run_one_conn(server, self, cmd, args))
                 if self.close_after_reply or self.killed:
                     return b"".join(out)

@@ -42,6 +42,7 @@ TRANSACTION = object()
 _NOAUTH = CommandError(errors.NOAUTH)
 _OOM = CommandError(errors.OOM)
 _OOM_BYTES = encode_error(errors.OOM)
+_NOREPLICAS = CommandError(errors.NOREPLICAS)
 
 
 def _quote_args(args):
@@ -265,6 +266,8 @@ class Writer:
         if not entries:
             return
         self.pending = []
+        st = self.storage
+        offset_before = st.repl_offset
         try:
             results = self._run_batch(entries)
             failed = self.storage.last_commit_error is not None
@@ -273,6 +276,13 @@ class Writer:
             results = [self._failure(client, items, e) for client, items, _ in entries]
             failed = True
         self.blocking.wake_served(failed)
+        if st.repl_offset != offset_before:
+            # WAIT's target: the offset after the client's last propagated write.
+            offset = st.repl_offset
+            for client, _, _ in entries:
+                if client is not None:
+                    client.woff = offset
+            self.server.primary.on_commit()
         for (client, items, waiter), out in zip(entries, results):
             waiter.switch(out)
 
@@ -281,6 +291,7 @@ class Writer:
         env = st.env
         batch = Batch(st)
         over_quota = st.over_quota() if self.server.cfg.maxmemory else False
+        no_replicas = self.server.primary.refuses_writes()
         try:
             txn = st.begin_write()
         except lmdb.Error as e:
@@ -313,16 +324,16 @@ class Writer:
                     results.append((True, 0, b""))
                     continue
                 unit = []
-                data = b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota, unit)
-                                 for cmd, args in seg])
+                data = b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota,
+                                                no_replicas, unit) for cmd, args in seg])
                 if unit:
                     batch.append_effects(unit)
                 ncmd += len(seg)
                 results.append((False, len(seg), data))
                 continue
             ncmd += len(items)
-            results.append(b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota)
-                                     for cmd, args in items]))
+            results.append(b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota,
+                                                    no_replicas) for cmd, args in items]))
         try:
             st.commit_write(txn, batch)
         except lmdb.Error as e:
@@ -335,7 +346,7 @@ class Writer:
         self.batched_commands += ncmd
         return results
 
-    def _exec_one(self, ks, txn, client, cmd, args, over_quota, unit=None):
+    def _exec_one(self, ks, txn, client, cmd, args, over_quota, no_replicas, unit=None):
         """Run one command of a batch; return its encoded reply. A write runs in a nested
         transaction (rolled back alone on any error); effects go to the log, or to `unit`."""
         stats = self.server.stats
@@ -350,6 +361,9 @@ class Writer:
             if over_quota and cmd.denyoom:
                 stats.rejected(cmd, errors.OOM)
                 return _OOM_BYTES
+            if no_replicas:
+                stats.rejected(cmd, errors.NOREPLICAS)
+                return encode(_NOREPLICAS, client.resp3)
             sub = ks.storage.env.begin(write=True, parent=txn)
             ks.txn = sub
             ks.begin_command(client.db)

@@ -144,6 +144,7 @@ DEBUG_DISABLED = (
     "you can run it from a local connection, otherwise you need to set this option in the "
     "configuration file, and then restart the server.")
 BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
+SAVE_FAILED = "ERR"                      # Redis's shared.err, after logging why
 SHUTDOWN_FAILED = "ERR Errors trying to SHUTDOWN. Check logs."
 SHUTDOWN_NOT_IN_PROGRESS = "ERR No shutdown in progress."
 SWAPDB_BAD_FIRST = "ERR invalid first DB index"
@@ -220,3 +221,22 @@ CFG_APPLY_TLS = "Unable to update TLS configuration. Check server logs."
 CFG_APPLY_APPENDONLY = "Unable to turn on AOF. Check server logs."
 CFG_APPLY_MAXCLIENTS = (
     "The operating system is not able to handle the specified number of clients, try with {}")
+
+# --- replication ----------------------------------------------------------------------------
+SYNC_PENDING_OUTPUT = "ERR SYNC and PSYNC are invalid with pending output"
+REPLCONF_UNRECOGNIZED = "ERR Unrecognized REPLCONF option: {}"
+REPLCONF_IP_TOO_LONG = "ERR REPLCONF ip-address provided by replica instance is too long: " \
+    "{} bytes"
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
+NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with my master"
+READONLY_REPLICA = "READONLY You can't write against a read only replica."
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+WAIT_ON_REPLICA = ("ERR WAIT cannot be used with replica instances. Please also note that since "
+                   "Redis 4.0 if a replica is configured to be writable (which is not the "
+                   "default) writes to replicas are just local and are not propagated.")
+INVALID_MASTER_PORT = "ERR Invalid master port"
+REPLICAOF_SELF = "ERR Can't replicate from this server's own address"
+REPLICAOF_CLUSTER = "ERR REPLICAOF not allowed in cluster mode."
+FULLSYNC_FAILED = "ERR BGSAVE failed, replication can't continue"
+VALUE_OUT_OF_RANGE_BETWEEN = "ERR value is out of range, value must between {} and {}"
+RDB_FILTER_UNSUPPORTED = "ERR Unsupported rdb-filter-only option: {}"

@@ -100,9 +100,11 @@ def _persistence(srv):
         ("loading", 0), ("async_loading", 0), ("current_cow_peak", 0), ("current_cow_size", 0),
         ("current_cow_size_age", 0), ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", 0), ("current_save_keys_total", 0),
-        ("rdb_changes_since_last_save", srv.dirty), ("rdb_bgsave_in_progress", 0),
-        ("rdb_last_save_time", st.lastsave), ("rdb_last_bgsave_status", "ok"),
-        ("rdb_last_bgsave_time_sec", -1 if not srv.saves else 0),
+        ("rdb_changes_since_last_save", srv.dirty),
+        ("rdb_bgsave_in_progress", int(srv.save_in_progress)),
+        ("rdb_last_save_time", st.lastsave),
+        ("rdb_last_bgsave_status", "ok" if srv.last_save_ok else "err"),
+        ("rdb_last_bgsave_time_sec", srv.last_save_seconds),
         ("rdb_current_bgsave_time_sec", -1), ("rdb_saves", srv.saves),
         ("rdb_last_cow_size", 0), ("rdb_last_load_keys_expired", 0),
         ("rdb_last_load_keys_loaded", 0),
@@ -125,8 +127,9 @@ def _stats(srv):
         ("total_commands_processed", srv.stat_commands),
         ("instantaneous_ops_per_sec", srv.ops_per_sec()),
         ("total_net_input_bytes", 0), ("total_net_output_bytes", 0),
-        ("rejected_connections", srv.stat_rejected), ("sync_full", 0), ("sync_partial_ok", 0),
-        ("sync_partial_err", 0), ("expired_keys", srv.stat_expired_keys),
+        ("rejected_connections", srv.stat_rejected), ("sync_full", srv.primary.sync_full),
+        ("sync_partial_ok", srv.primary.sync_partial_ok),
+        ("sync_partial_err", srv.primary.sync_partial_err), ("expired_keys", srv.stat_expired_keys),
         ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", 0),
         ("evicted_keys", 0), ("evicted_clients", 0),
         ("keyspace_hits", srv.stat_keyspace_hits),
@@ -143,12 +146,14 @@ def _stats(srv):
 
 def _replication(srv):
     st = srv.storage
-    return [
-        ("role", "master"), ("connected_slaves", 0), ("master_failover_state", "no-failover"),
-        ("master_replid", srv.replid), ("master_replid2", "0" * 40),
-        ("master_repl_offset", st.repl_offset), ("second_repl_offset", -1),
-        ("repl_backlog_active", 0), ("repl_backlog_size", srv.cfg.repl_backlog_size),
-        ("repl_backlog_first_byte_offset", 0), ("repl_backlog_histlen", 0),
+    first = st.log_first_offset()
+    return [("role", "master")] + srv.primary.info_fields() + [
+        ("master_failover_state", "no-failover"),
+        ("master_replid", st.replid), ("master_replid2", st.replid2),
+        ("master_repl_offset", st.repl_offset), ("second_repl_offset", st.second_offset),
+        ("repl_backlog_active", 1), ("repl_backlog_size", srv.log_retention()),
+        ("repl_backlog_first_byte_offset", first),
+        ("repl_backlog_histlen", st.repl_offset + 1 - first),
     ]
 
 

@@ -94,10 +94,12 @@ class Server:
         self.cfg = cfg
         self.start_time = time.time()
         self.run_id = binascii.hexlify(os.urandom(20)).decode()
-        self.replid = binascii.hexlify(os.urandom(20)).decode()
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
         self.storage = Storage(cfg, directory)
         self.writer = Writer(self)
+        from replication.primary import Primary
+        self._start_replication_state()
+        self.primary = Primary(self)
         self.clients = {}
         self._next_client_id = 0
         self.listeners = []
@@ -120,6 +122,9 @@ class Server:
         self._next_cursor = 0
         self.peak_data = 0
         self.saves = 0
+        self.save_in_progress = False
+        self.last_save_ok = True
+        self.last_save_seconds = -1
         self._ops_window = (time.monotonic(), 0, 0)
         self.reset_stats()
         self.changes_at_save = 0
@@ -273,8 +278,27 @@ class Server:
         self._next_client_id += 1
         return self._next_client_id
 
+    def _start_replication_state(self):
+        """A primary that restarts keeps its log but starts a new history id, remembering the
+        old one as replid2 up to its last offset, so its replicas continue with +CONTINUE
+        (Redis 7.0's restart rule, fact sheet 2.5; here it also holds after kill -9)."""
+        st = self.storage
+        if not self.is_replica() and st.repl_offset > 0:
+            st.shift_repl_ids()
+            log.info("Replication ids: %s (previous history %s up to offset %d)",
+                     st.replid, st.replid2, st.second_offset - 1)
+
+    def check_can_serve_sync(self):
+        """Raise the error a SYNC/PSYNC gets when this node cannot serve replicas now."""
+
     def is_replica(self):
         return False
+
+    def on_getack(self, client):
+        """REPLCONF GETACK from a client: only a replica's primary link answers it."""
+
+    def role_reply(self):
+        return [b"master", self.storage.repl_offset, self.primary.role_replicas()]
 
     def role_name(self):
         return "master"
@@ -288,6 +312,7 @@ class Server:
     def client_closed(self, client):
         self.clients.pop(client.id, None)
         self.monitors.discard(client)
+        self.primary.client_closed(client)
 
     def info_text(self, sections, ks):
         from kvstore.info import info_text
@@ -307,12 +332,46 @@ class Server:
         self.storage.invalidate_size()
 
     # ---- persistence -------------------------------------------------------------------------
-    def save(self):
-        """SAVE/BGSAVE: every committed write is on stable storage when this returns."""
+    def save(self, write_rdb=True):
+        """SAVE/BGSAVE: every committed write is on stable storage when this returns; with
+        `write_rdb` also an RDB of the dataset at `dbfilename` in `dir` (backups, migration
+        out), written by a snapshot helper process while the server keeps serving."""
+        from replication.primary import save_snapshot
         self.writer.call(lambda ks: None)          # anything queued commits first
+        changes = self.storage.changes
         self.storage.mark_saved()
+        if write_rdb:
+            path = os.path.join(self.storage.directory, self.cfg.dbfilename)
+            t0 = time.monotonic()
+            self.save_in_progress = True
+            try:
+                offset, size = save_snapshot(self.storage, self.cfg, path)
+            except RuntimeError as e:
+                self.last_save_ok = False
+                log.warning("Saving %s failed: %s", path, e)
+                raise
+            finally:
+                self.save_in_progress = False
+            self.last_save_ok = True
+            self.last_save_seconds = int(time.monotonic() - t0)
+            notice("DB saved on disk: %s (%d bytes, replication offset %d)", path, size,
+                   offset)
         self.saves += 1
-        self.changes_at_save = self.storage.changes
+        self.changes_at_save = changes
+
+    def bgsave(self):
+        """BGSAVE: start `save` in the background (False when one is already running)."""
+        if self.save_in_progress:
+            return False
+        self.save_in_progress = True
+
+        def run():
+            try:
+                self.save()
+            except Exception:                   # noqa: BLE001 - logged by save()
+                pass
+        gevent.spawn(run)
+        return True
 
     @property
     def dirty(self):
@@ -454,9 +513,10 @@ class Server:
         if self.cfg.timeout:
             limit = time.time() - self.cfg.timeout
             for c in list(self.clients.values()):
-                if c.last_active < limit:
+                if c.last_active < limit and c.repl_link is None:
                     log.info("Closing idle client id=%d addr=%s", c.id, c.addr)
                     c.kill()
+        self.primary.cron()
         self._trim_log()
 
     def _active_expire(self):
@@ -546,14 +606,22 @@ class Server:
 
         self.stat_lazyfreed += self.writer.call(reclaim)
 
+    def log_retention(self):
+        """Bytes of log kept: repl-log-max-size, with a Redis config's repl-backlog-size as
+        a floor."""
+        return max(self.cfg.repl_log_max_size, self.cfg.repl_backlog_size)
+
     def _trim_log(self):
-        """Drop the oldest replication-log records beyond repl-log-max-size / -max-age."""
+        """Drop the oldest replication-log records beyond the retention size / age, except
+        what a replica still needs (up to twice the retention size; see Primary)."""
         st = self.storage
-        max_size = self.cfg.repl_log_max_size
+        max_size = self.log_retention()
         max_age_ms = self.cfg.repl_log_max_age * 1000
+        self.primary.enforce_hold_cap(2 * max_size)
+        keep_from = self.primary.log_floor()
 
         def trim(ks):
-            return st.trim_log(ks.txn, max_size, max_age_ms)
+            return st.trim_log(ks.txn, max_size, max_age_ms, keep_from)
 
         if st.log_needs_trim(max_size, max_age_ms):
             self.writer.call(trim)

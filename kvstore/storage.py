@@ -33,11 +33,18 @@ _U64 = struct.Struct(">Q")
 _COUNTS = struct.Struct("<qq")
 _REPL = struct.Struct("<qi")
 _LOG_TS = struct.Struct("<Q")
+_REPL_IDS = struct.Struct("<40s40sq")
+NO_REPLID = "0" * 40
+
+
+def new_replid():
+    return os.urandom(20).hex()
 
 SYS_DBMAP = b"dbmap"
 SYS_NEXT_PDB = b"next_pdb"
 SYS_NEXT_KEYID = b"next_keyid"
 SYS_REPL = b"repl"
+SYS_REPL_IDS = b"repl_ids"
 SYS_LASTSAVE = b"lastsave"
 SYS_RECLAIM = b"reclaim"
 SYS_RECLAIM_KEYIDS = b"reclaim_keyids"
@@ -82,7 +89,8 @@ class Storage:
 
     def __init__(self, cfg, directory):
         self.cfg = cfg
-        self.path = os.path.join(directory, ENV_DIRNAME)
+        self.directory = os.path.abspath(directory)
+        self.path = os.path.join(self.directory, ENV_DIRNAME)
         os.makedirs(self.path, exist_ok=True)
         self.env = lmdb.open(
             self.path, map_size=cfg.storage_map_size, max_dbs=8,
@@ -124,6 +132,14 @@ class Storage:
             self.next_keyid = _U64.unpack(raw)[0] if raw else 1
             raw = txn.get(SYS_REPL, db=self.sys_db)
             self.repl_offset, self.log_stream_db = _REPL.unpack(raw) if raw else (0, -1)
+            raw = txn.get(SYS_REPL_IDS, db=self.sys_db)
+            if raw:
+                a, b, self.second_offset = _REPL_IDS.unpack(raw)
+                self.replid, self.replid2 = a.decode(), b.decode()
+            else:
+                self.replid, self.replid2, self.second_offset = new_replid(), NO_REPLID, -1
+                txn.put(SYS_REPL_IDS, self._pack_ids(self.replid, NO_REPLID, -1),
+                        db=self.sys_db)
             raw = txn.get(SYS_LASTSAVE, db=self.sys_db)
             self.lastsave = _U64.unpack(raw)[0] if raw else int(time.time())
             raw = txn.get(SYS_RECLAIM, db=self.sys_db)
@@ -143,6 +159,30 @@ class Storage:
         self.dbmap = dbmap
         self.next_pdb = next_pdb
         self.prefixes = [_U32.pack(p) for p in dbmap]
+
+    @staticmethod
+    def _pack_ids(replid, replid2, second_offset):
+        return _REPL_IDS.pack(replid.encode(), replid2.encode(), second_offset)
+
+    def set_repl_ids(self, replid, replid2, second_offset):
+        """Persist the replication ids now (outside any batch: startup, promotion)."""
+        with self.env.begin(write=True) as txn:
+            txn.put(SYS_REPL_IDS, self._pack_ids(replid, replid2, second_offset),
+                    db=self.sys_db)
+        self.replid, self.replid2, self.second_offset = replid, replid2, second_offset
+
+    def shift_repl_ids(self):
+        """Start a new history at the current offset, keeping the old id as replid2 (Redis's
+        shiftReplicationId: promotion, and a primary's restart)."""
+        self.set_repl_ids(new_replid(), self.replid, self.repl_offset + 1)
+
+    def log_first_offset(self):
+        """Offset of the oldest byte the log holds (repl_offset + 1 when it holds none)."""
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.log_db)
+            if cur.first():
+                return _U64.unpack(cur.key())[0]
+        return self.repl_offset + 1
 
     def counts_of(self, pdb):
         c = self.counts.get(pdb)
@@ -224,9 +264,10 @@ class Storage:
             ts = _LOG_TS.unpack_from(cur.value())[0]
             return bool(max_age_ms) and ts < time.time() * 1000 - max_age_ms
 
-    def trim_log(self, txn, max_size, max_age_ms, limit=1000):
+    def trim_log(self, txn, max_size, max_age_ms, keep_from=None, limit=1000):
         """Delete up to `limit` oldest log records that are over the size or age cap; the
-        newest record always stays. Returns the number deleted."""
+        newest record always stays, and so does every byte from `keep_from` on (what a
+        syncing or online replica still needs). Returns the number deleted."""
         cur = txn.cursor(db=self.log_db)
         n = 0
         oldest_ok = time.time() * 1000 - max_age_ms if max_age_ms else None
@@ -240,6 +281,8 @@ class Storage:
                 break
             if not cur.next():
                 break                       # keep the newest record
+            if keep_from is not None and _U64.unpack(cur.key())[0] > keep_from:
+                break                       # the first record still holds needed bytes
             cur.prev()
             cur.delete()
             n += 1

@@ -2,6 +2,8 @@
 LASTSAVE, FLUSH*/SWAPDB with data, idle timeout, daemonize, active expiry at volume."""
 
 import os
+import shutil
+import subprocess
 import time
 
 import redis
@@ -84,7 +86,37 @@ def test_save_bgsave_lastsave(kv):
     assert kv.info("persistence")["rdb_changes_since_last_save"] == 0
     raw = RawConn(kv.connection_pool.connection_kwargs["port"])
     assert raw.call("BGSAVE") == b"+Background saving started\r\n"
+    assert raw.call("BGSAVE") == b"-ERR Background save already in progress\r\n"
+    assert raw.call("SAVE") == b"-ERR Background save already in progress\r\n"
+    wait_until(lambda: kv.info("persistence")["rdb_bgsave_in_progress"] == 0, what="bgsave")
+    assert kv.info("persistence")["rdb_last_bgsave_status"] == "ok"
     assert raw.call("BGSAVE", "SCHEDULE") == b"+Background saving started\r\n"
+    wait_until(lambda: kv.info("persistence")["rdb_bgsave_in_progress"] == 0, what="bgsave")
+
+
+def test_save_writes_an_rdb_that_redis_loads(kv, make_server, tmp_path):
+    """SAVE writes `dbfilename` in `dir` as an RDB (backups, migration out): redis-check-rdb
+    accepts it and a real redis-server started on it has the same DEBUG DIGEST."""
+    kv.flushall()
+    kv.set("s", "v")
+    kv.set("n", "12345", px=500000)
+    kv.rpush("l", *["e%d" % i for i in range(300)])
+    kv.hset("h", mapping={"f%d" % i: i for i in range(200)})
+    kv.sadd("set", 1, 2, 3)
+    kv.zadd("z", {"a": 1.5, "b": -2})
+    kv.execute_command("SELECT", "5")
+    kv.set("in5", "x")
+    kv.execute_command("SELECT", "0")
+    assert kv.save() is True
+    path = os.path.join(kv.config_get("dir")["dir"], kv.config_get("dbfilename")["dbfilename"])
+    check = subprocess.run(["redis-check-rdb", path], capture_output=True, text=True)
+    assert "RDB looks OK" in check.stdout, check.stdout
+    shutil.copy(path, tmp_path / "dump.rdb")
+    ref = make_server("redis", ["--dbfilename", "dump.rdb"], dir=str(tmp_path)).start()
+    assert ref.client().execute_command("DEBUG", "DIGEST") == \
+        kv.execute_command("DEBUG", "DIGEST")
+    assert ref.client(db=5).get("in5") == b"x"
+    assert ref.client().lrange("l", 0, -1) == kv.lrange("l", 0, -1)
 
 
 def test_flush_and_swapdb_with_data(make_server):

@@ -93,7 +93,7 @@ def container(name, arity, flags="", group="generic", summary="", since="1.0.0")
 
 
 _MODULES = ("clients", "strings", "keys", "lists", "hashes", "sets", "zsets", "pubsub",
-            "sort", "server", "transactions", "introspection")
+            "sort", "server", "transactions", "introspection", "replication")
 
 
 def load_all():

@@ -268,21 +268,7 @@ def memory_help(ks, client, args):
         "HELP", "    Print this help.")]
 
 
-# ---- WAIT and MONITOR -------------------------------------------------------------------------
-@command("wait", 3, "noscript", group="generic",
-         summary="Wait for the synchronous replication of all the write commands sent in the "
-         "context of the current connection", since="3.0.0")
-def wait(ks, client, args):
-    if strict_int(args[1]) is None:
-        raise CommandError(errors.NOT_INTEGER)
-    t = strict_int(args[2])
-    if t is None:
-        raise CommandError(errors.TIMEOUT_NOT_INTEGER)
-    if t < 0:
-        raise CommandError(errors.TIMEOUT_NEGATIVE)
-    return 0                            # no replicas yet (replication comes next)
-
-
+# ---- MONITOR --------------------------------------------------------------------------------
 @command("monitor", 1, "admin noscript loading stale conn", group="server",
          summary="Listen for all requests received by the server in real time",
          since="1.0.0")

@@ -90,7 +90,13 @@ def lastsave(ks, client, args):
 @command("save", 1, "admin noscript no_multi conn", group="server",
          summary="Synchronously save the dataset to disk")
 def save(ks, client, args):
-    client.server.save()
+    server = client.server
+    if server.save_in_progress:
+        raise CommandError(errors.BGSAVE_IN_PROGRESS)
+    try:
+        server.save()
+    except RuntimeError:
+        raise CommandError(errors.SAVE_FAILED) from None
     return OK
 
 
@@ -99,7 +105,8 @@ def save(ks, client, args):
 def bgsave(ks, client, args):
     if len(args) > 2 or (len(args) == 2 and args[1].lower() != b"schedule"):
         raise _SYNTAX
-    client.server.save()
+    if not client.server.bgsave():
+        raise CommandError(errors.BGSAVE_IN_PROGRESS)
     return Simple("Background saving started")
 
 
@@ -405,7 +412,7 @@ def debug(ks, client, args):
         finally:
             txn.abort()
     if sub == b"reload" and n >= 2:
-        server.save()
+        server.save(write_rdb=False)
         return OK
     if sub == b"set-active-expire" and n == 3:
         server.active_expire_enabled = args[2] != b"0"
