@@ -1139,6 +1139,11 @@ class Config:
             raise AttributeError("use set_many() to change configuration option %r" % key)
         object.__setattr__(self, key, value)
 
+    def set_by_command(self, name: str, value: Any) -> None:
+        """Store a typed value that a command other than CONFIG SET changes (REPLICAOF sets
+        `replicaof`); CONFIG GET and CONFIG REWRITE then report it, as Redis does."""
+        self._values[OPTIONS_BY_NAME[name].name] = value
+
     def get(self, name: str) -> Any:
         """Typed value by redis.conf name or alias (case-insensitive)."""
         return self._values[OPTIONS_BY_NAME[name.lower()].name]

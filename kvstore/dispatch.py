@@ -39,10 +39,14 @@ SUB_LOOKUP = {name.encode(): {s.encode(): c for s, c in cmd.subcommands.items()}
 
 # Batch item marker for an EXEC: args are (queued [(cmd, args)], check WATCH first).
 TRANSACTION = object()
+# Batch item marker for commands from this replica's primary: args are [(cmd or CommandError,
+# args, the exact bytes received)]; see Writer._apply_replicated.
+REPLICATED = object()
 _NOAUTH = CommandError(errors.NOAUTH)
 _OOM = CommandError(errors.OOM)
 _OOM_BYTES = encode_error(errors.OOM)
 _NOREPLICAS = CommandError(errors.NOREPLICAS)
+_READONLY_BYTES = encode_error(errors.READONLY_REPLICA)
 
 
 def _quote_args(args):
@@ -292,6 +296,7 @@ class Writer:
         batch = Batch(st)
         over_quota = st.over_quota() if self.server.cfg.maxmemory else False
         no_replicas = self.server.primary.refuses_writes()
+        read_only = self.server.read_only_replica()
         try:
             txn = st.begin_write()
         except lmdb.Error as e:
@@ -318,6 +323,10 @@ class Writer:
                     self.blocking.serve(ks, txn, list(ks.ready))
                 results.append(res)
                 continue
+            if items[0][0] is REPLICATED:
+                results.append(self._apply_replicated(ks, txn, client, items[0][1]))
+                ncmd += len(items[0][1])
+                continue
             if items[0][0] is TRANSACTION:          # EXEC: one unit, see transactions.py
                 seg, check = items[0][1]
                 if check and self.server.watch_invalid(client):
@@ -325,7 +334,8 @@ class Writer:
                     continue
                 unit = []
                 data = b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota,
-                                                no_replicas, unit) for cmd, args in seg])
+                                                no_replicas, read_only, unit)
+                                 for cmd, args in seg])
                 if unit:
                     batch.append_effects(unit)
                 ncmd += len(seg)
@@ -333,7 +343,8 @@ class Writer:
                 continue
             ncmd += len(items)
             results.append(b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota,
-                                                    no_replicas) for cmd, args in items]))
+                                                    no_replicas, read_only)
+                                     for cmd, args in items]))
         try:
             st.commit_write(txn, batch)
         except lmdb.Error as e:
@@ -346,7 +357,68 @@ class Writer:
         self.batched_commands += ncmd
         return results
 
-    def _exec_one(self, ks, txn, client, cmd, args, over_quota, no_replicas, unit=None):
+    def _apply_replicated(self, ks, txn, client, units):
+        """Apply commands from this replica's primary (`client` is the primary's client):
+        no replies, expired keys still visible and never deleted here, and the log gets the
+        exact bytes received (the applied offset thus commits with the data it describes).
+        A command that fails is logged and skipped, as Redis does (its bytes still count).
+        Returns the number of failed commands."""
+        batch = ks.batch
+        env = self.storage.env
+        stats = self.server.stats
+        failed = 0
+        saved = ks.hide_expired, ks.delete_expired
+        ks.hide_expired = False
+        ks.delete_expired = False
+        try:
+            for cmd, args, raw in units:
+                reply = None
+                if cmd.__class__ is CommandError:
+                    reply = cmd
+                elif cmd.conn:
+                    pass                          # MULTI/EXEC framing: the unit is the batch
+                elif cmd.is_write:
+                    sub = env.begin(write=True, parent=txn)
+                    ks.txn = sub
+                    ks.begin_command(client.db)
+                    t0 = perf_counter()
+                    try:
+                        reply = cmd.handler(ks, client, args)
+                        sub.commit()
+                        ks.end_command()
+                    except CommandError as e:
+                        sub.abort()
+                        reply = e.with_traceback(None)
+                    except lmdb.MapFullError:
+                        sub.abort()
+                        raise
+                    except Exception:
+                        sub.abort()
+                        log.exception("internal error applying %s from the primary",
+                                      cmd.full_name)
+                        reply = CommandError("ERR internal error")
+                    ks.txn = txn
+                    stats.record(client, cmd, args, int((perf_counter() - t0) * 1000000),
+                                 reply)
+                else:
+                    ks.begin_command(client.db)
+                    try:
+                        reply = cmd.handler(ks, client, args)
+                    except CommandError as e:
+                        reply = e.with_traceback(None)
+                if reply.__class__ is CommandError:
+                    failed += 1
+                    log.warning("Command from the primary failed: '%s' -> %s",
+                                _clean(b" ".join(args[:3]).decode("utf-8", "replace"))[:200],
+                                reply.args[0])
+                batch.log_parts.append(raw)
+                batch.stream_db = client.db
+        finally:
+            ks.hide_expired, ks.delete_expired = saved
+        return failed
+
+    def _exec_one(self, ks, txn, client, cmd, args, over_quota, no_replicas, read_only,
+                  unit=None):
         """Run one command of a batch; return its encoded reply. A write runs in a nested
         transaction (rolled back alone on any error); effects go to the log, or to `unit`."""
         stats = self.server.stats
@@ -364,6 +436,9 @@ class Writer:
             if no_replicas:
                 stats.rejected(cmd, errors.NOREPLICAS)
                 return encode(_NOREPLICAS, client.resp3)
+            if read_only and cmd.writes_data:
+                stats.rejected(cmd, errors.READONLY_REPLICA)
+                return _READONLY_BYTES
             sub = ks.storage.env.begin(write=True, parent=txn)
             ks.txn = sub
             ks.begin_command(client.db)

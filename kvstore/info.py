@@ -147,7 +147,10 @@ def _stats(srv):
 def _replication(srv):
     st = srv.storage
     first = st.log_first_offset()
-    return [("role", "master")] + srv.primary.info_fields() + [
+    head = [("role", "master")]
+    if srv.replica is not None:
+        head = [("role", "slave")] + srv.replica.info_fields()
+    return head + srv.primary.info_fields() + [
         ("master_failover_state", "no-failover"),
         ("master_replid", st.replid), ("master_replid2", st.replid2),
         ("master_repl_offset", st.repl_offset), ("second_repl_offset", st.second_offset),

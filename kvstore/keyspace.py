@@ -494,7 +494,8 @@ class Batch:
     """What one group commit stages beside its LMDB writes. See Storage.commit_write."""
 
     __slots__ = ("storage", "counts", "log_parts", "stream_db", "next_keyid", "dbmap",
-                 "next_pdb", "reclaim", "reclaim_keyids", "units")
+                 "next_pdb", "reclaim", "reclaim_keyids", "units", "log_effects", "staging",
+                 "repl_reset", "repl_ids")
 
     def __init__(self, storage):
         self.storage = storage
@@ -507,6 +508,11 @@ class Batch:
         self.reclaim = None
         self.reclaim_keyids = None       # a new list when big collections were dropped
         self.units = 0                   # effects logged (data changes, for INFO)
+        # A replica's log holds only the bytes its primary sent: its own effects are dropped.
+        self.log_effects = storage.log_effects
+        self.staging = None              # a new list when a full sync's staging dbs change
+        self.repl_reset = None           # (offset, stream db): a full sync restarts the log
+        self.repl_ids = None             # (replid, replid2, second offset) to persist
 
     def counts_of(self, pdb):
         c = self.counts.get(pdb)
@@ -568,7 +574,8 @@ class Keyspace:
         self.meta_db = storage.meta_db
         self.expires_db = storage.expires_db
         self.hide_expired = True
-        self.delete_expired = self.writable
+        # A replica never expires keys itself: it waits for its primary's DEL.
+        self.delete_expired = self.writable and storage.log_effects
         self.effects = []
         self.deltas = []
         self.touched = []
@@ -624,7 +631,7 @@ class Keyspace:
                 hook(self.touched)
         if self.events:
             self.storage.on_events(self.events)
-        if self.effects:
+        if self.effects and batch.log_effects:
             if unit is not None:
                 unit.extend(self.effects)
             elif self.unwrapped:
@@ -686,7 +693,8 @@ class Keyspace:
         if prefix == self.prefix:
             return self.db
         pdb = _U32BE_unpack(prefix)
-        return (self.batch.current_dbmap() if self.batch else self.storage.dbmap).index(pdb)
+        dbmap = self.batch.current_dbmap() if self.batch else self.storage.dbmap
+        return dbmap.index(pdb) if pdb in dbmap else self.db   # (a full sync's staging db)
 
     def get_string(self, key):
         """Value of a string key, None if missing; WRONGTYPE for other types."""

@@ -25,6 +25,7 @@ from gevent import socket as gsocket
 
 from kvstore import __version__, errors
 from kvstore.config import Config, ConfigError
+from kvstore.errors import CommandError
 
 log = logging.getLogger("kvstore")
 
@@ -100,6 +101,7 @@ class Server:
         from replication.primary import Primary
         self._start_replication_state()
         self.primary = Primary(self)
+        self.replica = None          # the ReplicaLink while this node follows a primary
         self.clients = {}
         self._next_client_id = 0
         self.listeners = []
@@ -278,30 +280,83 @@ class Server:
         self._next_client_id += 1
         return self._next_client_id
 
+    # ---- replication ---------------------------------------------------------------------
     def _start_replication_state(self):
         """A primary that restarts keeps its log but starts a new history id, remembering the
         old one as replid2 up to its last offset, so its replicas continue with +CONTINUE
         (Redis 7.0's restart rule, fact sheet 2.5; here it also holds after kill -9)."""
         st = self.storage
-        if not self.is_replica() and st.repl_offset > 0:
+        if self.cfg.replicaof is not None:
+            st.log_effects = False
+        elif st.repl_offset > 0:
             st.shift_repl_ids()
             log.info("Replication ids: %s (previous history %s up to offset %d)",
                      st.replid, st.replid2, st.second_offset - 1)
 
     def check_can_serve_sync(self):
         """Raise the error a SYNC/PSYNC gets when this node cannot serve replicas now."""
+        if self.replica is not None and self.replica.state != "connected":
+            raise CommandError(errors.NOMASTERLINK)
 
     def is_replica(self):
-        return False
+        return self.replica is not None
+
+    def read_only_replica(self):
+        return self.replica is not None and self.cfg.replica_read_only
 
     def on_getack(self, client):
-        """REPLCONF GETACK from a client: only a replica's primary link answers it."""
+        """REPLCONF GETACK from a client: only the primary's stream asks for an ACK, and the
+        replica link answers it before applying it (replication/replica.py)."""
 
     def role_reply(self):
+        if self.replica is not None:
+            return self.replica.role_reply()
         return [b"master", self.storage.repl_offset, self.primary.role_replicas()]
 
+    def replicate_from(self, host, port):
+        """REPLICAOF host port: (re)point this node at a primary. Our own replid and offset
+        go into the PSYNC, so a promoted sibling or a former replica can continue us."""
+        from replication.replica import ReplicaLink
+        if self.replica is not None:
+            self.replica.stop()
+        self.storage.log_effects = False
+        self.replica = ReplicaLink(self, host, port).start()
+        notice("REPLICAOF %s:%d enabled", host, port)
+
+    def is_own_address(self, host, port):
+        """Whether host:port reaches this very server (REPLICAOF at itself is refused)."""
+        if port != self.cfg.port:
+            return False
+        try:
+            addrs = {ai[4][0] for ai in gsocket.getaddrinfo(host, port)}
+        except OSError:
+            return False
+        local = {"0.0.0.0", "::"}
+        for b in self.cfg.bind:
+            local.add(b.lstrip("-"))
+        try:
+            local.update(gsocket.gethostbyname_ex(gsocket.gethostname())[2])
+        except OSError:
+            pass
+        return any(a in local or a.startswith("127.") or a == "::1" for a in addrs)
+
+    def promote(self):
+        """REPLICAOF NO ONE: stop following, keep the data, start a new history (replid2 =
+        the old one up to our offset) so siblings re-pointed at us get +CONTINUE."""
+        if self.replica is None:
+            return
+        self.replica.stop()
+        self.replica = None
+        st = self.storage
+        st.shift_repl_ids()
+        st.log_stream_db = -1                # the next write re-emits SELECT
+        st.log_effects = True
+        self.primary.disconnect_all("this node was promoted to primary")
+        notice("MASTER MODE enabled (replication ID %s, previous %s up to offset %d)",
+               st.replid, st.replid2, st.second_offset - 1)
+
     def role_name(self):
-        return "master"
+        return "slave" if self.replica is not None else "master"
 
     def supervised_mode(self):
         return "no"
@@ -643,6 +698,8 @@ class Server:
         self.syncer.start()
         gevent.signal_handler(signal.SIGTERM, self.request_shutdown, "SIGTERM")
         gevent.signal_handler(signal.SIGINT, self.request_shutdown, "SIGINT")
+        if self.cfg.replicaof is not None:
+            self.replicate_from(*self.cfg.replicaof)
         notice("Server initialized")
         notice("Ready to accept connections (port %d)", self.cfg.port)
         self.stop_event.wait()

@@ -48,6 +48,7 @@ SYS_REPL_IDS = b"repl_ids"
 SYS_LASTSAVE = b"lastsave"
 SYS_RECLAIM = b"reclaim"
 SYS_RECLAIM_KEYIDS = b"reclaim_keyids"
+SYS_STAGING = b"staging"
 SYS_COUNTS_PREFIX = b"counts:"
 
 ENV_DIRNAME = "kvstore.lmdb"
@@ -114,6 +115,7 @@ class Storage:
         # and the publisher of [(event, key, db), ...]; both set by the server.
         self.notify_classes = ""
         self.on_events = None
+        self.log_effects = True      # False on a replica (see Batch.log_effects)
 
 
     # ---- sys state ---------------------------------------------------------------------------
@@ -145,6 +147,14 @@ class Storage:
             raw = txn.get(SYS_RECLAIM, db=self.sys_db)
             self.reclaim = ([_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)]
                             if raw else [])
+            raw = txn.get(SYS_STAGING, db=self.sys_db)
+            if raw:
+                # A full sync was cut off while loading: its staging dbs are garbage.
+                self.reclaim.extend(_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4))
+                txn.put(SYS_RECLAIM, b"".join(_U32.pack(p) for p in self.reclaim),
+                        db=self.sys_db)
+                txn.delete(SYS_STAGING, db=self.sys_db)
+            self.staging = []
             raw = txn.get(SYS_RECLAIM_KEYIDS, db=self.sys_db)
             self.reclaim_keyids = ([_U64.unpack_from(raw, i)[0] for i in range(0, len(raw), 8)]
                                    if raw else [])
@@ -203,6 +213,10 @@ class Storage:
         sysdb = self.sys_db
         put = txn.put
         new_offset = self.repl_offset
+        if batch.repl_reset is not None:
+            # A full sync: the log restarts empty at the snapshot's offset.
+            new_offset = batch.repl_reset[0]
+            txn.drop(self.log_db, delete=False)
         if batch.log_parts:
             data = b"".join(batch.log_parts)
             put(_U64.pack(new_offset + 1), _LOG_TS.pack(int(time.time() * 1000)) + data,
@@ -219,6 +233,10 @@ class Storage:
             put(SYS_NEXT_PDB, _U32.pack(batch.next_pdb), db=sysdb)
         if batch.reclaim is not None:
             put(SYS_RECLAIM, b"".join(_U32.pack(p) for p in batch.reclaim), db=sysdb)
+        if batch.repl_ids is not None:
+            put(SYS_REPL_IDS, self._pack_ids(*batch.repl_ids), db=sysdb)
+        if batch.staging is not None:
+            put(SYS_STAGING, b"".join(_U32.pack(p) for p in batch.staging), db=sysdb)
         if batch.reclaim_keyids is not None:
             put(SYS_RECLAIM_KEYIDS, b"".join(_U64.pack(k) for k in batch.reclaim_keyids),
                 db=sysdb)
@@ -240,6 +258,10 @@ class Storage:
             self.reclaim = batch.reclaim
         if batch.reclaim_keyids is not None:
             self.reclaim_keyids = batch.reclaim_keyids
+        if batch.staging is not None:
+            self.staging = batch.staging
+        if batch.repl_ids is not None:
+            self.replid, self.replid2, self.second_offset = batch.repl_ids
 
     def sync(self):
         """Flush everything committed so far to stable storage (meta page included)."""

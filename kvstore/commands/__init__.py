@@ -28,7 +28,7 @@ COMMANDS = {}
 class Command:
     __slots__ = ("name", "handler", "arity", "flags", "first_key", "last_key", "step", "group",
                  "summary", "subcommands", "parent", "is_write", "denyoom", "conn", "noauth",
-                 "full_name", "since", "stats")
+                 "full_name", "since", "stats", "writes_data")
 
     def __init__(self, name, handler, arity, flags, first_key, last_key, step, group, summary,
                  since, parent=None):
@@ -47,6 +47,7 @@ class Command:
         self.full_name = "%s|%s" % (parent.name, name) if parent else name
         # may_replicate (PUBLISH): not a data write, but it goes to the log through the writer
         self.is_write = "write" in self.flags or "may_replicate" in self.flags
+        self.writes_data = "write" in self.flags     # refused on a read-only replica
         self.denyoom = "denyoom" in self.flags
         self.conn = "conn" in self.flags
         self.noauth = "noauth" in self.flags

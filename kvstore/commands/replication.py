@@ -3,7 +3,7 @@
 from kvstore import errors
 from kvstore.commands import command
 from kvstore.errors import CommandError
-from kvstore.resp import OK, Raw, strict_int
+from kvstore.resp import OK, Raw, Simple, strict_int
 
 _NO_REPLY = Raw(b"")
 _MAX_IP_LEN = 256                      # Redis's NET_HOST_STR_LEN
@@ -99,3 +99,33 @@ def wait(ks, client, args):
     if server.is_replica():
         raise CommandError(errors.WAIT_ON_REPLICA)
     return server.primary.wait(client, n, t)
+
+
+def _replicaof(ks, client, args):
+    server = client.server
+    if client.repl_link is not None:
+        raise CommandError(errors.REPLICAOF_FROM_REPLICA)
+    if args[1].lower() == b"no" and args[2].lower() == b"one":
+        server.promote()
+        server.cfg.set_by_command("replicaof", None)
+        return OK
+    port = strict_int(args[2])
+    if port is None or not 0 <= port <= 65535:
+        raise CommandError(errors.INVALID_MASTER_PORT)
+    host = args[1].decode("utf-8", "replace")
+    link = server.replica
+    if link is not None and link.host == host and link.port == port:
+        return Simple("OK Already connected to specified master")
+    if server.is_own_address(host, port):
+        raise CommandError(errors.REPLICAOF_SELF)
+    server.replicate_from(host, port)
+    server.cfg.set_by_command("replicaof", (host, port))
+    return OK
+
+
+command("replicaof", 3, "admin noscript stale no_async_loading conn", group="server",
+        summary="Make the server a replica of another instance, or promote it as master",
+        since="5.0.0")(_replicaof)
+command("slaveof", 3, "admin noscript stale no_async_loading conn", group="server",
+        summary="Make the server a replica of another instance, or promote it as master",
+        since="1.0.0")(_replicaof)

@@ -1,0 +1,521 @@
+"""The replica side of replication: the link to a primary (kvstore or Redis).
+
+One greenlet runs the link: connect, straight-line handshake (PING, AUTH, REPLCONF
+listening-port / ip-address / capa, then PSYNC after the replies), then either
+  +CONTINUE [id]          shift ids if the id changed, then apply the stream, or
+  +FULLRESYNC <id> <off>  receive the payload into a file in `dir`, load it into staging
+                          databases while the old data keeps serving, swap them in atomically
+                          together with the new ids and offset, then apply the stream.
+Any failure closes the link, logs why and retries with backoff, forever.
+
+Contracts:
+- The stream is applied through the writer as the primary's client (dispatch.REPLICATED): the
+  exact bytes of each applied command are appended to this node's log in the same
+  transaction as its data, so `storage.repl_offset` IS the applied offset, after any crash,
+  and sub-replicas see the top primary's ids and offsets.
+- A MULTI..EXEC from the primary is applied as one batch (atomic); GETACK is answered with the
+  offset before it.
+- A replica never expires keys and never logs effects of its own (storage.log_effects False).
+"""
+
+import logging
+import os
+import time
+
+import gevent
+from gevent import socket
+from gevent.lock import Semaphore
+
+from kvstore.errors import CommandError
+from kvstore.resp import RequestParser, encode_command
+from kvstore.storage import NO_REPLID
+from replication.rdb import RdbError, RdbReader
+
+log = logging.getLogger("kvstore.replication")
+NOTICE = 25
+
+RECV_SIZE = 256 * 1024
+LOAD_KEYS_PER_CALL = 2000
+LOAD_CALL_BUDGET = 0.02          # seconds of writer time per loading slice
+MAX_LINE = 64 * 1024
+EOF_MARK_LEN = 40
+PROTO_MAX_BULK = 1 << 62         # the primary's stream is trusted to Redis's own limits
+BACKOFF_MAX = 5.0
+
+
+class LinkError(Exception):
+    """The link failed; the message says why (logged, shown in INFO)."""
+
+
+class LineReader:
+    """Buffered reads on the primary's socket: lines (handshake replies) and raw bytes."""
+
+    def __init__(self, sock, on_io):
+        self.sock = sock
+        self.buf = b""
+        self.on_io = on_io
+
+    def _recv(self):
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except socket.timeout:
+            raise LinkError("timeout reading from the primary (repl-timeout)") from None
+        if not data:
+            raise LinkError("connection closed by the primary")
+        self.on_io(len(data))
+        return data
+
+    def line(self):
+        while b"\n" not in self.buf:
+            if len(self.buf) > MAX_LINE:
+                raise LinkError("protocol error: reply line too long")
+            self.buf += self._recv()
+        i = self.buf.index(b"\n")
+        line, self.buf = self.buf[:i], self.buf[i + 1:]
+        return line.rstrip(b"\r")
+
+    def take(self, limit):
+        """Up to `limit` bytes (at least 1)."""
+        if not self.buf:
+            self.buf = self._recv()
+        out, self.buf = self.buf[:limit], self.buf[limit:]
+        return out
+
+    def rest(self):
+        out, self.buf = self.buf, b""
+        return out
+
+
+class ReplicaLink:
+    """This node's link to its primary (one per REPLICAOF)."""
+
+    def __init__(self, server, host, port):
+        self.server = server
+        self.storage = server.storage
+        self.cfg = server.cfg
+        self.host = host
+        self.port = port
+        self.state = "connect"
+        self.sock = None
+        self.greenlet = None
+        self.acker = None
+        self.client = None                       # the primary's client (dispatch)
+        self.send_lock = Semaphore()
+        self.stopped = False
+        self.last_io = 0.0
+        self.down_since = None                   # monotonic; None = never up
+        self.ever_up = False
+        self.read_offset = 0                     # bytes of stream read (incl. unapplied)
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.transfer_last_io = 0.0
+        self.last_error = ""
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self):
+        self.greenlet = gevent.spawn(self._run)
+        return self
+
+    def stop(self):
+        self.stopped = True
+        self._close()
+        for g in (self.acker, self.greenlet):
+            if g is not None and g is not gevent.getcurrent():
+                g.kill(block=False)
+
+    def _close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+        if self.acker is not None and self.acker is not gevent.getcurrent():
+            self.acker.kill(block=False)
+            self.acker = None
+        if self.state == "connected":
+            self.down_since = time.monotonic()
+        self.state = "connect"
+
+    def _run(self):
+        delay = 0.0
+        while not self.stopped:
+            if delay:
+                gevent.sleep(delay)
+            try:
+                self._session()
+                delay = 0.0
+            except LinkError as e:
+                self.last_error = str(e)
+                log.warning("Replication link to %s:%d: %s", self.host, self.port, e)
+            except (OSError, ConnectionError) as e:
+                self.last_error = str(e)
+                log.warning("Replication link to %s:%d lost: %s", self.host, self.port, e)
+            except gevent.GreenletExit:
+                raise
+            except Exception as e:               # noqa: BLE001 - a bug must not kill the link
+                self.last_error = str(e)
+                log.exception("Replication link to %s:%d failed", self.host, self.port)
+            was_up = self.state == "connected"
+            self._close()
+            delay = 0.0 if was_up else min(BACKOFF_MAX, max(1.0, delay * 2))
+
+    # ---- one session -------------------------------------------------------------------------
+    def _on_io(self, n):
+        self.last_io = time.monotonic()
+
+    def _send(self, data):
+        with self.send_lock:
+            self.sock.sendall(data)
+
+    def _session(self):
+        self.state = "connecting"
+        log.log(NOTICE, "Connecting to MASTER %s:%d", self.host, self.port)
+        sock = socket.create_connection((self.host, self.port), timeout=self.cfg.repl_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        reader = LineReader(sock, self._on_io)
+        self.state = "handshake"
+        self._send(encode_command([b"PING"]))
+        reply = reader.line()
+        if not (reply.startswith(b"+") or reply.startswith((b"-NOAUTH", b"-NOPERM",
+                                                             b"-ERR operation not permitted"))):
+            raise LinkError("error reply to PING from the primary: %s" % _text(reply))
+        cmds = []
+        if self.cfg.masterauth:
+            auth = [b"AUTH"]
+            if self.cfg.masteruser:
+                auth.append(self.cfg.masteruser.encode())
+            cmds.append(("auth", auth + [self.cfg.masterauth.encode()]))
+        port = self.cfg.replica_announce_port or self.cfg.port
+        cmds.append(("port", [b"REPLCONF", b"listening-port", b"%d" % port]))
+        if self.cfg.replica_announce_ip:
+            cmds.append(("ip", [b"REPLCONF", b"ip-address",
+                                self.cfg.replica_announce_ip.encode()]))
+        cmds.append(("capa", [b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]))
+        self._send(b"".join(encode_command(a) for _, a in cmds))
+        for what, _ in cmds:
+            reply = reader.line()
+            if what == "auth" and reply.startswith(b"-"):
+                raise LinkError("unable to AUTH to the primary: %s" % _text(reply))
+            if reply.startswith(b"-"):
+                log.log(NOTICE, "(Non critical) Primary does not understand REPLCONF %s: %s",
+                        what, _text(reply))
+        st = self.storage
+        if st.repl_offset == 0 and st.log_first_offset() == 1 and not self.ever_up:
+            psync = [b"PSYNC", b"?", b"-1"]
+        else:
+            psync = [b"PSYNC", st.replid.encode(), b"%d" % (st.repl_offset + 1)]
+        log.log(NOTICE, "Trying a partial resynchronization (request %s:%s).",
+                _text(psync[1]), _text(psync[2]))
+        self._send(encode_command(psync))
+        while True:
+            reply = reader.line()
+            if reply:
+                break                            # (empty lines are keepalives)
+        if reply.startswith(b"+FULLRESYNC"):
+            parts = reply.split()
+            if len(parts) != 3 or len(parts[1]) != 40:
+                raise LinkError("bad +FULLRESYNC reply: %s" % _text(reply))
+            self._full_sync(reader, parts[1].decode(), int(parts[2]))
+        elif reply.startswith(b"+CONTINUE"):
+            parts = reply.split()
+            new_id = parts[1].decode() if len(parts) > 1 else st.replid
+            self._continue(new_id)
+        else:
+            raise LinkError("PSYNC refused by the primary: %s" % _text(reply))
+        self._stream(reader)
+
+    def _continue(self, new_id):
+        st = self.storage
+        log.log(NOTICE, "Successful partial resynchronization with master (offset %d).",
+                st.repl_offset)
+        if new_id != st.replid:
+            # The primary's history id changed (failover): keep ours as replid2 so our own
+            # replicas can continue too, and make them reconnect with the new id.
+            ids = (new_id, st.replid, st.repl_offset + 1)
+
+            def shift(ks):
+                ks.batch.repl_ids = ids
+            self.server.writer.call(shift)
+            log.log(NOTICE, "Primary replication ID changed to %s", new_id)
+            self.server.primary.disconnect_all("the primary's replication ID changed")
+
+    # ---- full sync ---------------------------------------------------------------------------
+    def _full_sync(self, reader, replid, offset):
+        self.state = "sync"
+        log.log(NOTICE, "Full resync from master: %s:%d", replid, offset)
+        path = os.path.join(self.storage.directory, "temp-%d.%d.rdb" % (int(time.time()),
+                                                                          os.getpid()))
+        try:
+            self._receive_payload(reader, path)
+            self._load(path, replid, offset)
+        finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _receive_payload(self, reader, path):
+        while True:
+            line = reader.line()
+            if line:
+                break
+        if line.startswith(b"-"):
+            raise LinkError("the primary aborted the transfer: %s" % _text(line))
+        if not line.startswith(b"$"):
+            raise LinkError("bad bulk payload header: %s" % _text(line[:100]))
+        mark = None
+        if line.startswith(b"$EOF:"):
+            mark = line[5:]
+            if len(mark) < EOF_MARK_LEN:
+                raise LinkError("bad EOF mark in the payload header")
+            mark = mark[:EOF_MARK_LEN]
+            self.transfer_size = 0
+            log.log(NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master "
+                    "with EOF to disk")
+        else:
+            try:
+                self.transfer_size = int(line[1:])
+            except ValueError:
+                raise LinkError("bad bulk length: %s" % _text(line[:100])) from None
+            log.log(NOTICE, "MASTER <-> REPLICA sync: receiving %d bytes from master to disk",
+                    self.transfer_size)
+        self.transfer_read = 0
+        with open(path, "wb") as f:
+            tail = b""
+            while True:
+                if mark is None:
+                    left = self.transfer_size - self.transfer_read
+                    if left <= 0:
+                        break
+                    data = reader.take(min(left, RECV_SIZE))
+                else:
+                    data = reader.take(RECV_SIZE)
+                self.transfer_read += len(data)
+                self.transfer_last_io = time.monotonic()
+                f.write(data)
+                if mark is not None:
+                    tail = (tail + data)[-EOF_MARK_LEN:]
+                    if tail == mark:
+                        f.truncate(self.transfer_read - EOF_MARK_LEN)
+                        break
+            f.flush()
+            os.fsync(f.fileno())
+        self.eof_mark_used = mark is not None
+
+    def _load(self, path, replid, offset):
+        """Load the RDB at `path` into staging dbs, then swap it in with the new position."""
+        server = self.server
+        writer = server.writer
+        databases = self.cfg.databases
+        keepalive = gevent.spawn(self._keepalive)
+        t0 = time.monotonic()
+        try:
+            def allocate(ks):
+                b = ks.batch
+                staging = list(range(b.next_pdb, b.next_pdb + databases))
+                b.next_pdb += databases
+                b.staging = staging
+                return staging
+            staging = writer.call(allocate)
+            prefixes = [pdb.to_bytes(4, "big") for pdb in staging]
+            stream_db = 0
+            loaded = 0
+            with open(path, "rb") as f:
+                try:
+                    reader = RdbReader(f)
+                    events = iter(reader)
+                    done = False
+                    while not done:
+                        chunk = []
+                        for ev in events:
+                            if ev[0] == "key":
+                                if ev[1] >= databases:
+                                    raise LinkError("the snapshot has a key in db %d, but "
+                                                    "databases is %d" % (ev[1], databases))
+                                chunk.append(ev)
+                                if len(chunk) >= LOAD_KEYS_PER_CALL:
+                                    break
+                            elif ev[0] == "aux" and ev[1] == b"repl-stream-db":
+                                stream_db = int(ev[2])
+                            elif ev[0] == "end":
+                                if not ev[1]:
+                                    raise LinkError("the snapshot's checksum is wrong")
+                                done = True
+                                break
+                        else:
+                            raise LinkError("the snapshot ended without its EOF opcode")
+                        if chunk:
+                            loaded += writer.call(_loader(chunk, prefixes))
+                        gevent.sleep(0)
+                except RdbError as e:
+                    raise LinkError("bad snapshot from the primary: %s" % e) from None
+            if not 0 <= stream_db < databases:
+                stream_db = 0
+
+            def swap(ks):
+                b = ks.batch
+                old = list(b.current_dbmap())
+                b.dbmap = list(staging)
+                b.next_pdb = b.next_pdb
+                b.reclaim = list(b.reclaim if b.reclaim is not None else ks.storage.reclaim)
+                b.reclaim.extend(old)
+                b.staging = []
+                b.repl_reset = (offset, stream_db)
+                b.stream_db = stream_db
+                b.repl_ids = (replid, NO_REPLID, -1)
+                ks.touched.extend((pdb, None) for pdb in old)
+            writer.call(swap)
+        finally:
+            keepalive.kill(block=False)
+        server.after_flush()
+        server.primary.disconnect_all("this replica did a full sync from its primary")
+        self.db_after_sync = stream_db
+        log.log(NOTICE, "MASTER <-> REPLICA sync: Finished with success (%d keys in %.2f s, "
+                "offset %d)", loaded, time.monotonic() - t0, offset)
+
+    def _keepalive(self):
+        """A newline a second while loading keeps the primary's view of us fresh."""
+        while True:
+            gevent.sleep(1.0)
+            try:
+                self._send(b"\n")
+            except OSError:
+                return
+
+    # ---- streaming ---------------------------------------------------------------------------
+    def _stream(self, reader):
+        from kvstore.connection import Client
+        from kvstore.dispatch import REPLICATED, resolve
+        st = self.storage
+        server = self.server
+        client = Client(server, None, "%s:%d" % (self.host, self.port), "", kind="master")
+        client.set_authenticated(True)
+        client.flags = "M"
+        client.db = getattr(self, "db_after_sync", None)
+        if client.db is None:
+            client.db = max(st.log_stream_db, 0)
+        self.db_after_sync = None
+        self.client = client
+        self.state = "connected"
+        self.ever_up = True
+        self.down_since = None
+        self.last_error = ""
+        self.read_offset = st.repl_offset
+        self._ack()
+        self.acker = gevent.spawn(self._ack_every_second)
+        self.sock.settimeout(self.cfg.repl_timeout)
+        parser = RequestParser(PROTO_MAX_BULK, True)
+        parser.inline_allowed = False
+        pending = []                             # (cmd, args, raw) of complete units
+        multi = None                             # commands of an open MULTI
+        data = reader.rest()
+        while True:
+            if not data:
+                data = reader.take(RECV_SIZE)
+            self.read_offset += len(data)
+            cmds = parser.feed(data)
+            data = b""
+            if parser.error is not None:
+                raise LinkError("corrupt replication stream: %s" % parser.error.args[0])
+            for args in cmds:
+                raw = encode_command(args)
+                cmd = resolve(client, args)
+                name = args[0].lower()
+                if multi is not None:
+                    multi.append((cmd, args, raw))
+                    if name == b"exec":
+                        pending.extend(multi)
+                        multi = None
+                    continue
+                if name == b"multi":
+                    multi = [(cmd, args, raw)]
+                    continue
+                if name == b"replconf" and len(args) >= 2 and args[1].lower() == b"getack":
+                    self._apply(pending, client, REPLICATED)
+                    pending = []
+                    self._ack()
+                pending.append((cmd, args, raw))
+            if pending:
+                self._apply(pending, client, REPLICATED)
+                pending = []
+
+    def _apply(self, units, client, marker):
+        """Apply complete units; commands that fail (unknown to kvstore, wrong arity...) are
+        logged and skipped by the writer, their bytes still count, as Redis does."""
+        if not units:
+            return
+        res = self.server.writer.submit(client, [(marker, units)])
+        if not isinstance(res, int):
+            raise LinkError("could not apply the primary's commands (storage failure); will "
+                            "resume from offset %d" % (self.storage.repl_offset + 1))
+
+    def _ack(self):
+        self._send(encode_command([b"REPLCONF", b"ACK", b"%d" % self.storage.repl_offset]))
+
+    def _ack_every_second(self):
+        while True:
+            gevent.sleep(1.0)
+            try:
+                self._ack()
+            except OSError:
+                return
+
+    # ---- visibility --------------------------------------------------------------------------
+    def info_fields(self):
+        now = time.monotonic()
+        up = self.state == "connected"
+        out = [("master_host", self.host), ("master_port", self.port),
+               ("master_link_status", "up" if up else "down"),
+               ("master_last_io_seconds_ago", int(now - self.last_io) if up else -1),
+               ("master_sync_in_progress", 1 if self.state == "sync" else 0),
+               ("slave_read_repl_offset", self.read_offset if up else self.storage.repl_offset),
+               ("slave_repl_offset", self.storage.repl_offset)]
+        if self.state == "sync":
+            size = self.transfer_size
+            left = max(0, size - self.transfer_read) if size > 0 else 0
+            out += [("master_sync_total_bytes", size),
+                    ("master_sync_read_bytes", self.transfer_read),
+                    ("master_sync_left_bytes", left),
+                    ("master_sync_perc", "%.2f" % (100.0 * self.transfer_read / size
+                                                   if size > 0 else 0.0)),
+                    ("master_sync_last_io_seconds_ago", int(now - self.transfer_last_io))]
+        if not up:
+            out.append(("master_link_down_since_seconds",
+                        int(now - self.down_since) if self.down_since is not None else -1))
+        if self.last_error and not up:
+            out.append(("kvstore_master_link_error", self.last_error.replace("\r", " ")
+                        .replace("\n", " ")[:200]))
+        out += [("slave_priority", self.cfg.replica_priority),
+                ("slave_read_only", 1 if self.cfg.replica_read_only else 0),
+                ("replica_announced", 1 if self.cfg.replica_announced else 0)]
+        return out
+
+    def role_reply(self):
+        state = {"connect": b"connect", "connecting": b"connecting", "handshake": b"handshake",
+                 "sync": b"sync", "connected": b"connected"}[self.state]
+        off = self.storage.repl_offset if self.state == "connected" else -1
+        return [b"slave", self.host.encode(), self.port, state, off]
+
+
+def _loader(chunk, prefixes):
+    """A writer function that creates the keys of `chunk` in the staging dbs."""
+    def load(ks):
+        for _, dbid, key, type_name, value, expire in chunk:
+            prefix = prefixes[dbid]
+            if ks.lookup_raw(key, prefix) is not None:
+                raise LinkError("the snapshot holds key %r twice" % key[:60])
+            try:
+                ks.write_value(key, type_name, value, expire or 0, prefix=prefix)
+            except CommandError:
+                log.warning("Skipping key %r of type %s from the snapshot: type not supported",
+                            key[:60], type_name)
+        ks.events.clear()
+        ks.touched.clear()
+        return len(chunk)
+    return load
+
+
+def _text(b):
+    return b.decode("utf-8", "replace")
