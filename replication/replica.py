@@ -341,7 +341,8 @@ class ReplicaLink:
                                 stream_db = int(ev[2])
                             elif ev[0] == "end":
                                 if not ev[1]:
-                                    raise LinkError("the snapshot's checksum is wrong")
+                                    raise LinkError("bad snapshot from the primary: wrong "
+                                                    "checksum")
                                 done = True
                                 break
                         else:
@@ -417,8 +418,6 @@ class ReplicaLink:
             self.read_offset += len(data)
             cmds = parser.feed(data)
             data = b""
-            if parser.error is not None:
-                raise LinkError("corrupt replication stream: %s" % parser.error.args[0])
             for args in cmds:
                 raw = encode_command(args)
                 cmd = resolve(client, args)
@@ -440,6 +439,8 @@ class ReplicaLink:
             if pending:
                 self._apply(pending, client, REPLICATED)
                 pending = []
+            if parser.error is not None:             # (what came before it is applied)
+                raise LinkError("corrupt replication stream: %s" % parser.error.args[0])
 
     def _apply(self, units, client, marker):
         """Apply complete units; commands that fail (unknown to kvstore, wrong arity...) are

@@ -10,40 +10,7 @@ import subprocess
 import pytest
 
 from tests.conftest import ServerProcess, wait_until
-
-
-def info(client, section="replication"):
-    return client.info(section)
-
-
-def fill_all_types(c, tag, n=50):
-    pipe = c.pipeline(transaction=False)
-    for i in range(n):
-        pipe.set("s:%s:%d" % (tag, i), "v%d" % i)
-        pipe.rpush("l:%s" % tag, "e%d" % i)
-        pipe.hset("h:%s" % tag, "f%d" % i, i)
-        pipe.sadd("set:%s" % tag, "m%d" % i)
-        pipe.zadd("z:%s" % tag, {"m%d" % i: i / 3})
-    pipe.set("ttl:%s" % tag, "x", ex=1000)
-    pipe.incrbyfloat("f:%s" % tag, 1.5)
-    pipe.execute()
-    c.execute_command("SELECT", "2")
-    c.set("db2:%s" % tag, "in db 2")
-    c.execute_command("SELECT", "0")
-
-
-def digest(c):
-    return c.execute_command("DEBUG", "DIGEST")
-
-
-def wait_synced(primary, replica, what="replica to catch up"):
-    """Until the replica's link is up and it applied everything the primary logged."""
-    def synced():
-        ri = info(replica)
-        return (ri.get("master_link_status") == "up"
-                and ri["slave_repl_offset"] == info(primary)["master_repl_offset"])
-    wait_until(synced, timeout=30, what=what)
-    assert digest(primary) == digest(replica)
+from tests.replication_helpers import fill_all_types, info, wait_synced
 
 
 def start_redis_replica(primary_port, *extra, port=None, dir=None):

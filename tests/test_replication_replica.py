@@ -1,0 +1,295 @@
+"""kvstore as a replica: of kvstore (chains, kill -9 loops, promotion and re-pointing), of a
+real redis-server 7.0 (migration), and of a scripted fake primary sending bad snapshots and
+corrupt streams. DEBUG DIGEST is compared after every step."""
+
+import re
+import threading
+import time
+
+import pytest
+import redis
+
+from tests.conftest import ServerProcess, wait_until
+from tests.replication_helpers import (FakePrimary, Proxy, digest, fill_all_types, info,
+                                       wait_synced)
+
+
+def kv_replica(make_server, primary_port, *extra, **kw):
+    return make_server("kvstore", ["--replicaof", "127.0.0.1", str(primary_port)] + list(extra),
+                       **kw).start()
+
+
+class Load:
+    """A write load across all types in a thread; `acked` holds keys whose WAIT 1 returned 1
+    (a replica acknowledged them)."""
+
+    def __init__(self, port, wait_acks=False):
+        self.c = redis.Redis(port=port, socket_timeout=30)
+        self.stop = threading.Event()
+        self.acked = []
+        self.wait_acks = wait_acks
+        self.n = 0
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while not self.stop.is_set():
+                i = self.n
+                p = self.c.pipeline(transaction=(i % 7 == 0))
+                p.set("k%d" % i, i)
+                p.rpush("list", i)
+                p.hset("hash", "f%d" % (i % 500), i)
+                p.sadd("set", i % 300)
+                p.zadd("zset", {"m%d" % (i % 400): i})
+                if i % 50 == 0:
+                    p.lpop("list")
+                    p.srem("set", (i + 1) % 300)
+                    p.expire("k%d" % (i // 2), 1000)
+                p.execute()
+                if self.wait_acks and self.c.execute_command("WAIT", 1, 200) == 1:
+                    self.acked.append(i)
+                self.n += 1
+        except Exception as e:             # noqa: BLE001 - reported by finish()
+            self.error = e
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(30)
+        assert self.error is None, self.error
+        assert self.n > 0
+
+
+def test_chain_under_load_all_types(make_server):
+    p = make_server("kvstore").start()
+    fill_all_types(p.client(), "pre")
+    mid = kv_replica(make_server, p.port)
+    leaf = kv_replica(make_server, mid.port)
+    load = Load(p.port)
+    wait_until(lambda: load.n > 300, timeout=60, what="load")
+    load.finish()
+    wait_synced(p.client(), mid.client())
+    wait_synced(p.client(), leaf.client())
+    ids = {info(s.client())["master_replid"] for s in (p, mid, leaf)}
+    offs = {info(s.client())["master_repl_offset"] for s in (p, mid, leaf)}
+    assert len(ids) == 1 and len(offs) == 1
+    assert info(leaf.client())["master_port"] == mid.port
+    assert info(mid.client())["slave0"]["port"] == leaf.port
+    # ROLE of a replica, raw: port and offset are integers
+    off = info(mid.client())["slave_repl_offset"]
+    assert mid.raw().call("ROLE") == (
+        b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:%d\r\n$9\r\nconnected\r\n:%d\r\n"
+        % (p.port, off))
+    assert mid.raw().call("SET", "x", "1") == \
+        b"-READONLY You can't write against a read only replica.\r\n"
+    assert mid.raw().call("WAIT", "1", "0").startswith(
+        b"-ERR WAIT cannot be used with replica instances.")
+
+
+def test_replica_kill9_loop_always_continues(make_server):
+    p = make_server("kvstore").start()
+    fill_all_types(p.client(), "pre")
+    r = kv_replica(make_server, p.port)
+    wait_synced(p.client(), r.client())
+    load = Load(p.port, wait_acks=True)
+    try:
+        for round_ in range(10):
+            wait_until(lambda: load.n > (round_ + 1) * 30, timeout=60, what="load progress")
+            acked = list(load.acked)
+            r.kill9()
+            r.start()
+            # Everything a WAIT reported as replicated survived the kill.
+            rc = r.client()
+            missing = [i for i in acked if rc.exists("k%d" % i) == 0]
+            assert missing == []
+    finally:
+        load.finish()
+    wait_synced(p.client(), r.client())
+    st = info(p.client(), "stats")
+    assert st["sync_full"] == 1
+    assert st["sync_partial_ok"] == 10
+    assert len(re.findall(r"Successful partial resynchronization", r.log())) == 10
+
+
+def test_primary_kill9_replicas_continue(make_server):
+    p = make_server("kvstore", ["--appendfsync", "always"]).start()
+    r = kv_replica(make_server, p.port)
+    load = Load(p.port)
+    wait_until(lambda: load.n > 200, timeout=60, what="load")
+    p.kill9()
+    load.stop.set()
+    load.thread.join(30)
+    p.start()
+    fill_all_types(p.client(), "after")
+    wait_synced(p.client(), r.client())
+    st = info(p.client(), "stats")
+    assert (st["sync_full"], st["sync_partial_ok"]) == (0, 1)
+
+
+def test_promotion_and_repointed_sibling_continue(make_server):
+    p = make_server("kvstore").start()
+    fill_all_types(p.client(), "pre")
+    a = kv_replica(make_server, p.port)
+    b = kv_replica(make_server, p.port)
+    wait_synced(p.client(), a.client())
+    wait_synced(p.client(), b.client())
+    old = info(p.client())
+    p.stop()
+    ac = a.client()
+    assert ac.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    ai = info(ac)
+    assert ai["role"] == "master"
+    assert ai["master_replid2"] == old["master_replid"]
+    assert ai["second_repl_offset"] == old["master_repl_offset"] + 1
+    ac.set("on_new_primary", "1")
+    bc = b.client()
+    assert bc.execute_command("REPLICAOF", "127.0.0.1", a.port) == b"OK"
+    wait_synced(ac, bc)
+    assert bc.get("on_new_primary") == b"1"
+    st = info(ac, "stats")
+    assert (st["sync_full"], st["sync_partial_ok"]) == (0, 1)
+    assert bc.execute_command("REPLICAOF", "127.0.0.1", a.port) == \
+        b"OK Already connected to specified master"
+    # The old primary comes back as a replica of the new one: +CONTINUE too.
+    p.extra += ["--replicaof", "127.0.0.1", str(a.port)]
+    p.start()
+    wait_synced(ac, p.client())
+    assert info(ac, "stats")["sync_full"] == 0
+
+
+def test_link_cut_during_full_sync_keeps_old_data(make_server):
+    p = make_server("kvstore").start()
+    pc = p.client()
+    pipe = pc.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set("big:%d" % i, "x" * 100)
+    pipe.execute()
+    proxy = Proxy(p.port, rate=400000)           # ~2.4 MB snapshot: several seconds
+    r = make_server("kvstore").start()
+    rc = r.client()
+    rc.set("old", "data")
+    old_digest = digest(rc)
+    try:
+        assert rc.execute_command("REPLICAOF", "127.0.0.1", proxy.port) == b"OK"
+        wait_until(lambda: info(rc)["master_sync_in_progress"] == 1 and proxy.bytes_down
+                   > 200000, timeout=30, what="transfer in progress")
+        assert rc.get("old") == b"data"          # old data still served during the sync
+        fields = info(rc)
+        assert fields["master_sync_total_bytes"] == 0        # an $EOF: (diskless) transfer
+        assert fields["master_sync_read_bytes"] > 0
+        proxy.cut()
+        proxy.rate = None
+        wait_until(lambda: "connection closed by the primary" in r.log(), what="link error")
+        assert digest(rc) == old_digest and rc.get("old") == b"data"
+        wait_synced(pc, rc)                      # then it retries and completes
+        assert rc.get("old") is None
+    finally:
+        proxy.close()
+
+
+def _handshake_replica(make_server, fake):
+    r = make_server("kvstore").start()
+    rc = r.client()
+    rc.set("precious", "yes")
+    before = digest(rc)
+    assert rc.execute_command("REPLICAOF", "127.0.0.1", fake.port) == b"OK"
+    return r, rc, before
+
+
+@pytest.mark.parametrize("payload,reason", [
+    (b"$20\r\nthis is not an rdb!!", "bad snapshot from the primary: Wrong signature"),
+    (b"$100\r\nREDIS0009\xfa", "connection closed by the primary"),
+    (b"$EOF:" + b"a" * 40 + b"\r\nREDIS0009\xfe\x00\x00\x01k\x01v\xff" + b"\x01" * 8 + b"a" * 40,
+     "bad snapshot from the primary"),
+], ids=["garbage", "truncated", "bad-checksum"])
+def test_bad_snapshot_keeps_data_and_retries(make_server, payload, reason):
+    def script(args):
+        return b"+FULLRESYNC " + b"f" * 40 + b" 100\r\n" + payload
+    fake = FakePrimary(script, hold=0.5)
+    try:
+        r, rc, before = _handshake_replica(make_server, fake)
+        wait_until(lambda: len(fake.psyncs) >= 2, timeout=30, what="a retry")
+        assert reason in r.log()
+        assert digest(rc) == before and rc.get("precious") == b"yes"
+        assert info(rc)["master_link_status"] == "down"
+    finally:
+        fake.close()
+
+
+SET_A = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+
+
+def test_corrupt_stream_drops_link_keeps_data(make_server):
+    def script(args):
+        return b"+CONTINUE " + b"e" * 40 + b"\r\n" + SET_A + b"*2\r\n$3\r\nSET\r\nGARBAGE\r\n"
+    fake = FakePrimary(script, hold=5)
+    try:
+        r, rc, before = _handshake_replica(make_server, fake)
+        wait_until(lambda: "corrupt replication stream" in r.log(), what="stream error")
+        assert rc.get("a") == b"1"               # the complete command before it applied
+        assert rc.get("precious") == b"yes"
+        wait_until(lambda: len(fake.psyncs) >= 2, timeout=30, what="a retry")
+        # It asks to continue right after the last command it applied.
+        assert int(fake.psyncs[-1][1]) == int(fake.psyncs[0][1]) + len(SET_A)
+    finally:
+        fake.close()
+
+
+def test_redis_primary_to_kvstore_replica(make_server):
+    rp = make_server("redis", ["--repl-diskless-sync-delay", "0"]).start()
+    rpc = rp.client()
+    fill_all_types(rpc, "pre", n=200)
+    rpc.set("expiring", "x", px=200000)
+    r = kv_replica(make_server, rp.port)
+    rc = r.client()
+    wait_synced(rpc, rc)
+    fill_all_types(rpc, "post")
+    rpc.incrbyfloat("fl", "0.1")
+    rpc.execute_command("SELECT", "4")
+    rpc.lpush("db4list", 1, 2, 3)
+    wait_synced(rpc, rc)
+    # A link drop and a kill -9 of the replica both continue from Redis's backlog.
+    rpc.client_kill_filter(_type="replica")
+    rpc.set("after_drop", "1")
+    wait_synced(rpc, rc)
+    r.kill9()
+    rpc.set("after_kill", "1")
+    r.start()
+    wait_synced(rpc, r.client())
+    st = info(rpc, "stats")
+    assert (st["sync_full"], st["sync_partial_ok"]) == (1, 2)
+
+
+def test_replica_hides_expired_keys_until_primary_deletes(make_server):
+    p = make_server("kvstore").start()
+    pc = p.client()
+    r = kv_replica(make_server, p.port)
+    rc = r.client()
+    pc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    pc.set("soon", "v", px=100)
+    wait_synced(pc, rc)
+    time.sleep(0.2)
+    assert rc.get("soon") is None                # logically expired: hidden
+    assert rc.dbsize() == 1                      # but kept until the primary's DEL
+    pc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")   # the primary expires it: DEL
+    wait_until(lambda: rc.dbsize() == 0, what="DEL from the primary")
+    wait_synced(pc, rc)
+
+
+def test_replicaof_errors(make_server):
+    s = make_server("kvstore").start()
+    raw = s.raw()
+    assert raw.call("REPLICAOF", "127.0.0.1", "x") == b"-ERR Invalid master port\r\n"
+    assert raw.call("REPLICAOF", "127.0.0.1", str(s.port)) == \
+        b"-ERR Can't replicate from this server's own address\r\n"
+    assert raw.call("REPLICAOF", "NO", "ONE") == b"+OK\r\n"
+    assert raw.call("SLAVEOF", "no", "one") == b"+OK\r\n"
+    assert raw.call("REPLICAOF", "a") == \
+        b"-ERR wrong number of arguments for 'replicaof' command\r\n"
+    # A replica whose primary is down refuses its own replicas' PSYNC.
+    free = ServerProcess("kvstore")              # never started: nothing listens there
+    assert raw.call("REPLICAOF", "127.0.0.1", str(free.port)) == b"+OK\r\n"
+    assert s.client().config_get("replicaof") == {"replicaof": "127.0.0.1 %d" % free.port}
+    assert raw.call("PSYNC", "?", "-1") == \
+        b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"
