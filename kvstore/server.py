@@ -386,6 +386,17 @@ class Server:
     def after_flush(self):
         self.storage.invalidate_size()
 
+    def after_environment_replaced(self):
+        """A native full sync swapped the whole environment: every WATCH is void, every
+        SCAN cursor meaningless, and the storage hooks must be set again."""
+        for clients in self.watched_pdbs.values():
+            for c in clients:
+                c.watch_dirty = True
+        for clients in self.watched.values():
+            for c in clients:
+                c.watch_dirty = True
+        self.scan_cursors.clear()
+
     # ---- persistence -------------------------------------------------------------------------
     def save(self, write_rdb=True):
         """SAVE/BGSAVE: every committed write is on stable storage when this returns; with

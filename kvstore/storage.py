@@ -21,7 +21,9 @@ commit or the OS.  A process crash (kill -9) loses nothing that was committed, i
 
 import logging
 import os
+import shutil
 import struct
+import threading
 import time
 
 import lmdb
@@ -52,6 +54,7 @@ SYS_STAGING = b"staging"
 SYS_COUNTS_PREFIX = b"counts:"
 
 ENV_DIRNAME = "kvstore.lmdb"
+OLD_SUFFIX = ".old"
 
 
 def iter_log_table(txn, log_db, from_offset):
@@ -92,18 +95,16 @@ class Storage:
         self.cfg = cfg
         self.directory = os.path.abspath(directory)
         self.path = os.path.join(self.directory, ENV_DIRNAME)
-        os.makedirs(self.path, exist_ok=True)
-        self.env = lmdb.open(
-            self.path, map_size=cfg.storage_map_size, max_dbs=8,
-            max_readers=cfg.storage_max_readers, sync=True, metasync=False,
-            readahead=False, writemap=False, meminit=False, lock=True)
-        self.meta_db = self.env.open_db(b"meta")
-        self.expires_db = self.env.open_db(b"expires")
-        self.elems_db = self.env.open_db(b"elems")
-        self.log_db = self.env.open_db(b"log")
-        self.sys_db = self.env.open_db(b"sys")
         self.databases = cfg.databases
-        self._load_sys()
+        # Serializes env.sync (the everysec thread) with closing the environment.
+        self.env_lock = threading.Lock()
+        old = self.path + OLD_SUFFIX
+        if not os.path.exists(self.path) and os.path.exists(old):
+            os.rename(old, self.path)        # a crash in the middle of replace_environment
+        elif os.path.exists(old):
+            shutil.rmtree(old, ignore_errors=True)
+        os.makedirs(self.path, exist_ok=True)
+        self._open()
         self._size_cache = (0.0, 0)
         self.last_commit_error = None
         self.commits = 0
@@ -117,6 +118,40 @@ class Storage:
         self.on_events = None
         self.log_effects = True      # False on a replica (see Batch.log_effects)
 
+
+    def _open(self):
+        self.env = lmdb.open(
+            self.path, map_size=self.cfg.storage_map_size, max_dbs=8,
+            max_readers=self.cfg.storage_max_readers, sync=True, metasync=False,
+            readahead=False, writemap=False, meminit=False, lock=True)
+        self.meta_db = self.env.open_db(b"meta")
+        self.expires_db = self.env.open_db(b"expires")
+        self.elems_db = self.env.open_db(b"elems")
+        self.log_db = self.env.open_db(b"log")
+        self.sys_db = self.env.open_db(b"sys")
+        self._load_sys()
+
+    def replace_environment(self, incoming_dir):
+        """Adopt a native snapshot (an LMDB environment copied from a primary, the file
+        `data.mdb` in `incoming_dir`) as this node's whole environment: data, log, counters
+        and replication state. The caller runs this between batches (no transaction open,
+        no greenlet switch inside). The old environment is renamed aside and returned for
+        the caller to delete; after a crash in between, startup puts it back."""
+        old = self.path + OLD_SUFFIX
+        if os.path.exists(old):
+            shutil.rmtree(old)
+        with self.env_lock:
+            self.env.close()
+            os.rename(self.path, old)
+            os.rename(incoming_dir, self.path)
+            fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._open()
+        self.invalidate_size()
+        return old
 
     # ---- sys state ---------------------------------------------------------------------------
     def _load_sys(self):
@@ -265,7 +300,8 @@ class Storage:
 
     def sync(self):
         """Flush everything committed so far to stable storage (meta page included)."""
-        self.env.sync(True)
+        with self.env_lock:
+            self.env.sync(True)
 
     def mark_saved(self):
         self.sync()

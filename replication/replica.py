@@ -20,6 +20,7 @@ Contracts:
 
 import logging
 import os
+import shutil
 import time
 
 import gevent
@@ -29,6 +30,7 @@ from gevent.lock import Semaphore
 from kvstore.errors import CommandError
 from kvstore.resp import RequestParser, encode_command
 from kvstore.storage import NO_REPLID
+from replication.primary import NATIVE_CAPA
 from replication.rdb import RdbError, RdbReader
 
 log = logging.getLogger("kvstore.replication")
@@ -41,6 +43,7 @@ MAX_LINE = 64 * 1024
 EOF_MARK_LEN = 40
 PROTO_MAX_BULK = 1 << 62         # the primary's stream is trusted to Redis's own limits
 BACKOFF_MAX = 5.0
+LMDB_MAGIC = (0xBEEFC0DE).to_bytes(4, "little")  # in the meta page of every data.mdb
 
 
 class LinkError(Exception):
@@ -192,7 +195,8 @@ class ReplicaLink:
         if self.cfg.replica_announce_ip:
             cmds.append(("ip", [b"REPLCONF", b"ip-address",
                                 self.cfg.replica_announce_ip.encode()]))
-        cmds.append(("capa", [b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]))
+        cmds.append(("capa", [b"REPLCONF", b"capa", b"eof", b"capa", b"psync2",
+                              b"capa", NATIVE_CAPA.encode()]))
         self._send(b"".join(encode_command(a) for _, a in cmds))
         for what, _ in cmds:
             reply = reader.line()
@@ -249,7 +253,15 @@ class ReplicaLink:
                                                                           os.getpid()))
         try:
             self._receive_payload(reader, path)
-            self._load(path, replid, offset)
+            with open(path, "rb") as f:
+                head = f.read(20)
+            if head[:5] == b"REDIS":
+                self._load(path, replid, offset)
+            elif head[16:20] == LMDB_MAGIC:
+                self._adopt_native(path, replid, offset)
+            else:
+                raise LinkError("bad snapshot from the primary: Wrong signature (neither an "
+                                "RDB file nor a kvstore native snapshot)")
         finally:
             try:
                 os.unlink(path)
@@ -375,6 +387,45 @@ class ReplicaLink:
         self.db_after_sync = stream_db
         log.log(NOTICE, "MASTER <-> REPLICA sync: Finished with success (%d keys in %.2f s, "
                 "offset %d)", loaded, time.monotonic() - t0, offset)
+
+    def _adopt_native(self, path, replid, offset):
+        """A native snapshot (another kvstore's compacted LMDB environment, consistent at
+        `offset`): validate it, then make it this node's environment in one step."""
+        import lmdb
+        from kvstore.storage import ENV_DIRNAME, SYS_REPL, SYS_REPL_IDS, _REPL, _REPL_IDS
+        t0 = time.monotonic()
+        incoming = os.path.join(self.storage.directory, ENV_DIRNAME + ".incoming")
+        if os.path.exists(incoming):
+            shutil.rmtree(incoming)
+        os.makedirs(incoming)
+        os.rename(path, os.path.join(incoming, "data.mdb"))
+        try:
+            env = lmdb.open(incoming, readonly=True, lock=False, max_dbs=8, subdir=True)
+            try:
+                with env.begin() as txn:
+                    sys_db = env.open_db(b"sys", txn=txn, create=False)
+                    raw = txn.get(SYS_REPL, db=sys_db)
+                    got_off = _REPL.unpack(raw)[0] if raw else 0   # (nothing logged yet)
+                    got_id = _REPL_IDS.unpack(txn.get(SYS_REPL_IDS, db=sys_db))[0].decode()
+            finally:
+                env.close()
+        except (lmdb.Error, TypeError, KeyError, ValueError) as e:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise LinkError("bad native snapshot from the primary: %s" % e) from None
+        if (got_id, got_off) != (replid, offset):
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise LinkError("bad native snapshot from the primary: it is at %s:%d, not at "
+                            "%s:%d" % (got_id, got_off, replid, offset))
+        st = self.storage
+        old = st.replace_environment(incoming)
+        st.log_effects = False
+        gevent.get_hub().threadpool.spawn(shutil.rmtree, old, True)
+        self.server.after_flush()
+        self.server.after_environment_replaced()
+        self.server.primary.disconnect_all("this replica did a full sync from its primary")
+        self.db_after_sync = max(st.log_stream_db, 0)
+        log.log(NOTICE, "MASTER <-> REPLICA sync: Finished with success (native snapshot, "
+                "%.2f s, offset %d)", time.monotonic() - t0, offset)
 
     def _keepalive(self):
         """A newline a second while loading keeps the primary's view of us fresh."""

@@ -293,3 +293,23 @@ def test_replicaof_errors(make_server):
     assert s.client().config_get("replicaof") == {"replicaof": "127.0.0.1 %d" % free.port}
     assert raw.call("PSYNC", "?", "-1") == \
         b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_kvstore_to_kvstore_full_sync_is_native(make_server, diskless):
+    """Between kvstore nodes a full sync ships LMDB's compacted copy of the environment (both
+    transfer forms); the replica adopts it whole, log and counters included."""
+    p = make_server("kvstore", ["--repl-diskless-sync", diskless]).start()
+    pc = p.client()
+    fill_all_types(pc, "native", n=300)
+    r = kv_replica(make_server, p.port)
+    rc = r.client()
+    wait_synced(pc, rc)
+    assert "Starting native snapshot (%s)" % ("diskless" if diskless == "yes" else "disk") \
+        in p.log()
+    assert "native snapshot" in r.log()
+    assert rc.info("keyspace") == pc.info("keyspace")
+    pc.set("after", "1")
+    wait_synced(pc, rc)
+    # Its log now holds the primary's history: a sub-replica can continue from it.
+    assert info(rc)["repl_backlog_first_byte_offset"] == info(pc)["repl_backlog_first_byte_offset"]

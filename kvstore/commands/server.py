@@ -364,6 +364,41 @@ def _digest(server, db_range, ks):
     return d.hexdigest()
 
 
+def _populate(server, db, args):
+    """DEBUG POPULATE count [prefix] [size]: keys <prefix>:<i> = "value:<i>" (padded with
+    zero bytes or cut to `size`), existing keys skipped; not replicated, as in Redis."""
+    count = strict_int(args[0])
+    if count is None or count < 0:
+        raise CommandError(errors.VALUE_OUT_OF_RANGE_POSITIVE if count is not None
+                           else errors.NOT_INTEGER)
+    prefix = args[1] if len(args) > 1 else b"key"
+    size = 0
+    if len(args) > 2:
+        size = strict_int(args[2])
+        if size is None or size < 0:
+            raise CommandError(errors.VALUE_OUT_OF_RANGE_POSITIVE if size is not None
+                               else errors.NOT_INTEGER)
+    done = 0
+    while done < count:
+        end = min(count, done + POPULATE_PER_CALL)
+
+        def fill(ks, start=done, end=end):
+            for i in range(start, end):
+                key = b"%s:%d" % (prefix, i)
+                if ks.lookup(key) is not None:
+                    continue
+                val = b"value:%d" % i
+                if size:
+                    val = val[:size].ljust(size, b"\0")
+                ks.set_string(key, val, old=None, old_known=True)
+        server.writer.call(fill, db)
+        done = end
+    return OK
+
+
+POPULATE_PER_CALL = 20000
+
+
 @command("debug", -2, "admin noscript loading stale conn", group="server",
          summary="A container for debugging commands")
 def debug(ks, client, args):
@@ -414,6 +449,8 @@ def debug(ks, client, args):
     if sub == b"reload" and n >= 2:
         server.save(write_rdb=False)
         return OK
+    if sub == b"populate" and 3 <= n <= 5:
+        return _populate(server, client.db, args[2:])
     if sub == b"set-active-expire" and n == 3:
         server.active_expire_enabled = args[2] != b"0"
         return OK
