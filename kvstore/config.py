@@ -911,6 +911,11 @@ _section(
     I("repl-log-max-age", 86400, 0, INT_MAX,
       "kvstore: entries of the replication log older than this many seconds are trimmed "
       "(0 = no age limit).", applies=True, kvstore_only=True),
+    B("replica-allow-empty-fullsync", False,
+      "kvstore: let a full sync replace this replica's data with an EMPTY dataset from a "
+      "primary whose history it never followed (off: such a sync is refused, logged and "
+      "retried, which protects against a primary restarted with an empty data dir).",
+      applies=True, kvstore_only=True),
 )
 
 _section(

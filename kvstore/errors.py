@@ -241,3 +241,5 @@ FULLSYNC_FAILED = "ERR BGSAVE failed, replication can't continue"
 VALUE_OUT_OF_RANGE_BETWEEN = "ERR value is out of range, value must between {} and {}"
 RDB_FILTER_UNSUPPORTED = "ERR Unsupported rdb-filter-only option: {}"
 REPLICAOF_FROM_REPLICA = "ERR Command is not valid when client is a replica."
+REPLICATION_CYCLE = ("ERR replication cycle: node {} is this primary or one of its own "
+                     "primaries")

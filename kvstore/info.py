@@ -157,6 +157,7 @@ def _replication(srv):
         ("repl_backlog_active", 1), ("repl_backlog_size", srv.log_retention()),
         ("repl_backlog_first_byte_offset", first),
         ("repl_backlog_histlen", st.repl_offset + 1 - first),
+        ("kvstore_node_id", srv.node_id),
     ]
 
 

@@ -29,6 +29,7 @@ from kvstore.errors import CommandError
 
 log = logging.getLogger("kvstore")
 
+NODE_ID_FILE = "kvstore-node.id"
 EXPIRE_KEYS_PER_CALL = 1000
 EXPIRE_CALL_BUDGET = 0.005
 RECLAIM_RECORDS_PER_SLICE = 2000
@@ -102,6 +103,8 @@ class Server:
         self._start_replication_state()
         self.primary = Primary(self)
         self.replica = None          # the ReplicaLink while this node follows a primary
+        self.node_id = self._load_node_id(directory)
+        self.upstream_ids = []       # node ids of our primary and those above it (cycles)
         self.clients = {}
         self._next_client_id = 0
         self.listeners = []
@@ -281,6 +284,27 @@ class Server:
         return self._next_client_id
 
     # ---- replication ---------------------------------------------------------------------
+    @staticmethod
+    def _load_node_id(directory):
+        """This node's permanent id among kvstore nodes (cycle detection), kept beside the
+        environment (a native full sync replaces the environment, not the node)."""
+        path = os.path.join(directory, NODE_ID_FILE)
+        try:
+            with open(path) as f:
+                node_id = f.read().strip()
+            if len(node_id) == 40:
+                return node_id
+        except OSError:
+            pass
+        node_id = os.urandom(20).hex()
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(node_id + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+        return node_id
+
     def _start_replication_state(self):
         """A primary that restarts keeps its log but starts a new history id, remembering the
         old one as replid2 up to its last offset, so its replicas continue with +CONTINUE
@@ -347,6 +371,7 @@ class Server:
             return
         self.replica.stop()
         self.replica = None
+        self.upstream_ids = []
         st = self.storage
         st.shift_repl_ids()
         st.log_stream_db = -1                # the next write re-emits SELECT

@@ -35,6 +35,9 @@ FEED_CHUNK = 1 << 20            # bytes of log sent per socket write
 TRANSFER_CHUNK = 1 << 18
 EOF_MARK_LEN = 40
 NATIVE_CAPA = "kvstore-native"
+# REPLCONF kvstore-node-id <id>: a kvstore replica names itself; a kvstore primary refuses it
+# when it is itself or above it in the chain (a cycle), else answers +OK <its id> <ids above>.
+NODE_ID_OPTION = b"kvstore-node-id"
 
 
 class LogTrimmed(Exception):

@@ -30,7 +30,7 @@ from gevent.lock import Semaphore
 from kvstore.errors import CommandError
 from kvstore.resp import RequestParser, encode_command
 from kvstore.storage import NO_REPLID
-from replication.primary import NATIVE_CAPA
+from replication.primary import NATIVE_CAPA, NODE_ID_OPTION
 from replication.rdb import RdbError, RdbReader
 
 log = logging.getLogger("kvstore.replication")
@@ -197,11 +197,19 @@ class ReplicaLink:
                                 self.cfg.replica_announce_ip.encode()]))
         cmds.append(("capa", [b"REPLCONF", b"capa", b"eof", b"capa", b"psync2",
                               b"capa", NATIVE_CAPA.encode()]))
+        cmds.append(("node-id", [b"REPLCONF", NODE_ID_OPTION, self.server.node_id.encode()]))
         self._send(b"".join(encode_command(a) for _, a in cmds))
         for what, _ in cmds:
             reply = reader.line()
             if what == "auth" and reply.startswith(b"-"):
                 raise LinkError("unable to AUTH to the primary: %s" % _text(reply))
+            if what == "node-id":
+                if reply.startswith(b"-ERR replication cycle"):
+                    raise LinkError(_text(reply[5:]))
+                if reply.startswith(b"+OK "):
+                    # A kvstore primary: its node id and those above it (cycle detection).
+                    self.server.upstream_ids = _text(reply[4:]).split()
+                    continue
             if reply.startswith(b"-"):
                 log.log(NOTICE, "(Non critical) Primary does not understand REPLCONF %s: %s",
                         what, _text(reply))
@@ -331,6 +339,10 @@ class ReplicaLink:
                 b.staging = staging
                 return staging
             staging = writer.call(allocate)
+        except BaseException:
+            keepalive.kill(block=False)
+            raise
+        try:
             prefixes = [pdb.to_bytes(4, "big") for pdb in staging]
             stream_db = 0
             loaded = 0
@@ -366,12 +378,13 @@ class ReplicaLink:
                     raise LinkError("bad snapshot from the primary: %s" % e) from None
             if not 0 <= stream_db < databases:
                 stream_db = 0
+            if loaded == 0:
+                self._check_empty_allowed(replid)
 
             def swap(ks):
                 b = ks.batch
                 old = list(b.current_dbmap())
                 b.dbmap = list(staging)
-                b.next_pdb = b.next_pdb
                 b.reclaim = list(b.reclaim if b.reclaim is not None else ks.storage.reclaim)
                 b.reclaim.extend(old)
                 b.staging = []
@@ -380,6 +393,9 @@ class ReplicaLink:
                 b.repl_ids = (replid, NO_REPLID, -1)
                 ks.touched.extend((pdb, None) for pdb in old)
             writer.call(swap)
+        except BaseException:
+            writer.call(_discard_staging)
+            raise
         finally:
             keepalive.kill(block=False)
         server.after_flush()
@@ -387,6 +403,18 @@ class ReplicaLink:
         self.db_after_sync = stream_db
         log.log(NOTICE, "MASTER <-> REPLICA sync: Finished with success (%d keys in %.2f s, "
                 "offset %d)", loaded, time.monotonic() - t0, offset)
+
+    def _check_empty_allowed(self, replid):
+        """Refuse to replace our data with an empty dataset from a primary whose history we
+        never followed (a primary restarted with an empty dir), unless allowed."""
+        st = self.storage
+        ours = sum(st.counts_of(pdb)[0] for pdb in st.dbmap)
+        if ours and replid not in (st.replid, st.replid2) and \
+                not self.cfg.replica_allow_empty_fullsync:
+            raise LinkError(
+                "refusing a full sync that would replace this replica's %d keys with the "
+                "EMPTY dataset of primary %s whose history this replica never followed "
+                "(set replica-allow-empty-fullsync yes to allow it)" % (ours, replid))
 
     def _adopt_native(self, path, replid, offset):
         """A native snapshot (another kvstore's compacted LMDB environment, consistent at
@@ -406,6 +434,7 @@ class ReplicaLink:
                     sys_db = env.open_db(b"sys", txn=txn, create=False)
                     raw = txn.get(SYS_REPL, db=sys_db)
                     got_off = _REPL.unpack(raw)[0] if raw else 0   # (nothing logged yet)
+                    empty = _native_is_empty(txn, sys_db)
                     got_id = _REPL_IDS.unpack(txn.get(SYS_REPL_IDS, db=sys_db))[0].decode()
             finally:
                 env.close()
@@ -416,6 +445,12 @@ class ReplicaLink:
             shutil.rmtree(incoming, ignore_errors=True)
             raise LinkError("bad native snapshot from the primary: it is at %s:%d, not at "
                             "%s:%d" % (got_id, got_off, replid, offset))
+        if empty:
+            try:
+                self._check_empty_allowed(replid)
+            except LinkError:
+                shutil.rmtree(incoming, ignore_errors=True)
+                raise
         st = self.storage
         old = st.replace_environment(incoming)
         st.log_effects = False
@@ -538,7 +573,7 @@ class ReplicaLink:
                         int(now - self.down_since) if self.down_since is not None else -1))
         if self.last_error and not up:
             out.append(("kvstore_master_link_error", self.last_error.replace("\r", " ")
-                        .replace("\n", " ")[:200]))
+                        .replace("\n", " ").replace(",", ";")[:300]))
         out += [("slave_priority", self.cfg.replica_priority),
                 ("slave_read_only", 1 if self.cfg.replica_read_only else 0),
                 ("replica_announced", 1 if self.cfg.replica_announced else 0)]
@@ -549,6 +584,16 @@ class ReplicaLink:
                  "sync": b"sync", "connected": b"connected"}[self.state]
         off = self.storage.repl_offset if self.state == "connected" else -1
         return [b"slave", self.host.encode(), self.port, state, off]
+
+
+def _discard_staging(ks):
+    """A full sync failed: its staging dbs go to the background reclaimer."""
+    b = ks.batch
+    staging = b.staging if b.staging is not None else ks.storage.staging
+    if staging:
+        b.reclaim = list(b.reclaim if b.reclaim is not None else ks.storage.reclaim)
+        b.reclaim.extend(staging)
+        b.staging = []
 
 
 def _loader(chunk, prefixes):
@@ -567,6 +612,17 @@ def _loader(chunk, prefixes):
         ks.touched.clear()
         return len(chunk)
     return load
+
+
+def _native_is_empty(txn, sys_db):
+    """Whether a native snapshot's logical databases hold no key (from its counters)."""
+    from kvstore.storage import SYS_COUNTS_PREFIX, SYS_DBMAP, _COUNTS
+    raw = txn.get(SYS_DBMAP, db=sys_db) or b""
+    for i in range(0, len(raw), 4):
+        c = txn.get(SYS_COUNTS_PREFIX + raw[i:i + 4], db=sys_db)
+        if c is not None and _COUNTS.unpack(c)[0] > 0:
+            return False
+    return True
 
 
 def _text(b):

@@ -24,6 +24,7 @@ from kvstore.config import (OPTIONS, OPTIONS_BY_NAME, Config, ConfigError, parse
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KVSTORE_ONLY = {"storage-map-size", "storage-max-readers", "repl-log-max-size",
+                "replica-allow-empty-fullsync",
                 "repl-log-max-age"}
 
 

@@ -313,3 +313,40 @@ def test_kvstore_to_kvstore_full_sync_is_native(make_server, diskless):
     wait_synced(pc, rc)
     # Its log now holds the primary's history: a sub-replica can continue from it.
     assert info(rc)["repl_backlog_first_byte_offset"] == info(pc)["repl_backlog_first_byte_offset"]
+
+
+@pytest.mark.parametrize("primary_kind", ["kvstore", "redis"])
+def test_refuses_empty_dataset_from_unknown_primary(make_server, primary_kind):
+    """The "primary restarted empty" accident: a replica with data refuses to be wiped by an
+    empty primary it never followed, keeps retrying, and gives in only when allowed."""
+    p = make_server(primary_kind).start()
+    r = make_server("kvstore").start()
+    rc = r.client()
+    rc.set("precious", "1")
+    before = digest(rc)
+    rc.execute_command("REPLICAOF", "127.0.0.1", p.port)
+    wait_until(lambda: r.log().count("refusing a full sync") >= 2, timeout=30,
+               what="refusal and a retry")
+    fields = info(rc)
+    assert fields["master_link_status"] == "down"
+    assert "EMPTY dataset" in fields["kvstore_master_link_error"]
+    assert digest(rc) == before
+    rc.config_set("replica-allow-empty-fullsync", "yes")
+    wait_synced(p.client(), rc)
+    assert rc.dbsize() == 0
+
+
+def test_replication_cycle_is_refused(make_server):
+    a = make_server("kvstore").start()
+    b = kv_replica(make_server, a.port)
+    wait_synced(a.client(), b.client())
+    c = kv_replica(make_server, b.port)
+    wait_synced(a.client(), c.client())
+    # a -> b -> c; making a a replica of c would close a cycle
+    ac = a.client()
+    ac.execute_command("REPLICAOF", "127.0.0.1", c.port)
+    wait_until(lambda: "replication cycle" in a.log(), timeout=30, what="cycle refusal")
+    assert "a replication cycle" in c.log()
+    assert "replication cycle" in info(ac)["kvstore_master_link_error"]
+    node_a = info(ac)["kvstore_node_id"]
+    assert node_a in a.log() and len(node_a) == 40

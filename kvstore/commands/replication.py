@@ -1,10 +1,14 @@
 """Replication commands: SYNC PSYNC REPLCONF ROLE WAIT (the machinery is in replication/)."""
 
+import logging
+
 from kvstore import errors
 from kvstore.commands import command
 from kvstore.errors import CommandError
 from kvstore.resp import OK, Raw, Simple, strict_int
+from replication.primary import NODE_ID_OPTION
 
+log = logging.getLogger("kvstore.replication")
 _NO_REPLY = Raw(b"")
 _MAX_IP_LEN = 256                      # Redis's NET_HOST_STR_LEN
 
@@ -70,6 +74,16 @@ def replconf(ks, client, args):
                 if f.lower() != b"functions":
                     raise CommandError(errors.RDB_FILTER_UNSUPPORTED.format(
                         f.decode("utf-8", "replace")))
+        elif opt == NODE_ID_OPTION:
+            node = val.decode("latin-1")
+            server = client.server
+            if node == server.node_id or node in server.upstream_ids:
+                log.warning("Refusing replica %s (node %s): it is %s, a replication cycle",
+                            client.addr, node, "this node" if node == server.node_id
+                            else "upstream of this node")
+                raise CommandError(errors.REPLICATION_CYCLE.format(node))
+            info["node-id"] = node
+            return Simple("OK " + " ".join([server.node_id] + server.upstream_ids))
         else:
             raise CommandError(errors.REPLCONF_UNRECOGNIZED.format(
                 args[i].decode("utf-8", "replace")))
