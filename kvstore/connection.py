@@ -28,6 +28,7 @@ log = logging.getLogger("kvstore.connection")
 
 RECV_SIZE = 256 * 1024
 _SYNC_COMMANDS = ("sync", "psync")
+_MASTERDOWN = encode_error(errors.MASTERDOWN)
 
 
 class Client:
@@ -263,6 +264,14 @@ class Client:
                 continue
             if cmd.__class__ is CommandError:
                 seg.append((cmd, args))
+                continue
+            if server.replica is not None and "stale" not in cmd.flags and \
+                    server.replica.refuses_stale_reads():
+                if seg:
+                    self._flush(seg, seg_write, out)
+                    seg = []
+                    seg_write = False
+                out.append(_MASTERDOWN)
                 continue
             self.last_cmd = cmd.full_name
             if cmd.conn:

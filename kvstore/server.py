@@ -41,13 +41,15 @@ class RedisLogFormatter(logging.Formatter):
     _MARK = {logging.DEBUG: ".", logging.INFO: "-", logging.WARNING: "#", logging.ERROR: "#",
              logging.CRITICAL: "#"}
     _NOTICE = 25
+    role_char = "M"          # "S" while this node is a replica, as in Redis's log lines
 
     def format(self, record):
         t = time.localtime(record.created)
         ms = int(record.msecs)
         mark = "*" if record.levelno == self._NOTICE else self._MARK.get(record.levelno, "*")
-        line = "%d:M %s.%03d %s %s" % (os.getpid(), time.strftime("%d %b %Y %H:%M:%S", t), ms,
-                                       mark, record.getMessage())
+        line = "%d:%s %s.%03d %s %s" % (os.getpid(), self.role_char,
+                                        time.strftime("%d %b %Y %H:%M:%S", t), ms, mark,
+                                        record.getMessage())
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -344,6 +346,7 @@ class Server:
         if self.replica is not None:
             self.replica.stop()
         self.storage.log_effects = False
+        RedisLogFormatter.role_char = "S"
         self.replica = ReplicaLink(self, host, port).start()
         notice("REPLICAOF %s:%d enabled", host, port)
 
@@ -372,6 +375,7 @@ class Server:
         self.replica.stop()
         self.replica = None
         self.upstream_ids = []
+        RedisLogFormatter.role_char = "M"
         st = self.storage
         st.shift_repl_ids()
         st.log_stream_db = -1                # the next write re-emits SELECT

@@ -117,7 +117,9 @@ class Primary:
 
     def log_floor(self):
         """The first log offset some replica or running full sync still needs (None = none)."""
-        holds = [link.need_from for link in self.links if link.need_from is not None]
+        holds = [link.need_from if link.legacy or link.state != "online"
+                 else min(link.need_from, link.ack_off + 1)
+                 for link in self.links if link.need_from is not None]
         holds.extend(job.hold for job in self.jobs)
         return min(holds) if holds else None
 
@@ -125,9 +127,12 @@ class Primary:
         """Drop replicas holding more than `cap` bytes of log (they will full-sync)."""
         end = self.storage.repl_offset + 1
         for link in list(self.links):
-            if link.need_from is not None and end - link.need_from > cap:
+            need = link.need_from
+            if need is not None and link.state == "online" and not link.legacy:
+                need = min(need, link.ack_off + 1)
+            if need is not None and end - need > cap:
                 self._drop(link, "it is %d bytes behind, more than the log may hold for it "
-                                 "(2 x repl-log-max-size)" % (end - link.need_from))
+                                 "(2 x repl-log-max-size)" % (end - need))
 
     def cron(self):
         """Once a second: PING the replicas, time out silent ones."""
@@ -159,6 +164,9 @@ class Primary:
         info = client.repl_info or {}
         link = ReplicaLink(client, info, legacy)
         client.repl_link = link
+        # Writes to a replica that stops reading fail after repl-timeout (the reading side of
+        # this connection waits on its own watcher and is not affected).
+        client.sock.settimeout(self.cfg.repl_timeout)
         client.flags = "S"
         self.links.append(link)
         if not legacy and not link.rdb_only and self._can_continue(replid, offset):
@@ -275,7 +283,9 @@ class Primary:
                 sock.sendall(chunk)
 
     def _stream(self, link, offset):
-        """Send the log from `offset` on, forever (until the link ends)."""
+        """Send the log from `offset` on, forever (until the link ends). What it needs held
+        is what it has not acknowledged: bytes in socket buffers die with a crashed replica."""
+        link.ack_off = max(link.ack_off, offset - 1)
         link.state = "online"
         link.need_from = offset
         sock = link.client.sock

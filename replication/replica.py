@@ -549,6 +549,10 @@ class ReplicaLink:
             except OSError:
                 return
 
+    def refuses_stale_reads(self):
+        """replica-serve-stale-data no while the link is not up: -MASTERDOWN."""
+        return self.state != "connected" and not self.cfg.replica_serve_stale_data
+
     # ---- visibility --------------------------------------------------------------------------
     def info_fields(self):
         now = time.monotonic()

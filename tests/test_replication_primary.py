@@ -199,3 +199,20 @@ def test_redis_cli_rdb(kv, kvstore_session, tmp_path):
     assert "RDB looks OK" in check.stdout
     m = re.search(r"(\d+) keys read", check.stdout)
     assert int(m.group(1)) == kv.dbsize() + kvstore_session.client(db=2).dbsize()
+
+
+def test_replicas_arriving_together_share_one_snapshot(make_server):
+    kv = make_server("kvstore", ["--repl-diskless-sync-delay", "3",
+                                 "--repl-diskless-sync-max-replicas", "2"]).start()
+    c = kv.client()
+    fill_all_types(c, "shared")
+    r1 = start_redis_replica(kv.port)
+    r2 = start_redis_replica(kv.port)
+    try:
+        wait_synced(c, r1.client())
+        wait_synced(c, r2.client())
+        assert "Starting rdb snapshot (diskless) for 2 replica(s)" in kv.log()
+        assert kv.log().count("Starting rdb snapshot") == 1
+    finally:
+        r1.cleanup()
+        r2.cleanup()

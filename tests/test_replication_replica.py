@@ -2,7 +2,9 @@
 real redis-server 7.0 (migration), and of a scripted fake primary sending bad snapshots and
 corrupt streams. DEBUG DIGEST is compared after every step."""
 
+import os
 import re
+import signal
 import threading
 import time
 
@@ -88,13 +90,15 @@ def test_chain_under_load_all_types(make_server):
 
 
 def test_replica_kill9_loop_always_continues(make_server):
+    """10 rounds in CI; KVSTORE_SOAK_ROUNDS=200 for a soak run (with --timeout 0)."""
+    rounds = int(os.environ.get("KVSTORE_SOAK_ROUNDS", "10"))
     p = make_server("kvstore").start()
     fill_all_types(p.client(), "pre")
     r = kv_replica(make_server, p.port)
     wait_synced(p.client(), r.client())
     load = Load(p.port, wait_acks=True)
     try:
-        for round_ in range(10):
+        for round_ in range(rounds):
             wait_until(lambda: load.n > (round_ + 1) * 30, timeout=60, what="load progress")
             acked = list(load.acked)
             r.kill9()
@@ -105,11 +109,12 @@ def test_replica_kill9_loop_always_continues(make_server):
             assert missing == []
     finally:
         load.finish()
+    assert len(load.acked) > 0                   # WAIT (GETACK) works with kvstore replicas
     wait_synced(p.client(), r.client())
     st = info(p.client(), "stats")
     assert st["sync_full"] == 1
-    assert st["sync_partial_ok"] == 10
-    assert len(re.findall(r"Successful partial resynchronization", r.log())) == 10
+    assert st["sync_partial_ok"] == rounds
+    assert len(re.findall(r"Successful partial resynchronization", r.log())) == rounds
 
 
 def test_primary_kill9_replicas_continue(make_server):
@@ -350,3 +355,69 @@ def test_replication_cycle_is_refused(make_server):
     assert "replication cycle" in info(ac)["kvstore_master_link_error"]
     node_a = info(ac)["kvstore_node_id"]
     assert node_a in a.log() and len(node_a) == 40
+
+
+def test_masterauth_and_stale_data(make_server):
+    p = make_server("kvstore", ["--requirepass", "s3cret"]).start()
+    pc = p.client(password="s3cret")
+    pc.set("k", "v")
+    r = kv_replica(make_server, p.port, "--masterauth", "s3cret",
+                   "--replica-serve-stale-data", "no")
+    rc = r.client()
+    wait_synced(pc, rc)
+    assert rc.get("k") == b"v"
+    p.stop()
+    wait_until(lambda: info(rc)["master_link_status"] == "down", what="link down")
+    raw = r.raw()
+    assert raw.call("GET", "k") == (b"-MASTERDOWN Link with MASTER is down and "
+                                    b"replica-serve-stale-data is set to 'no'.\r\n")
+    assert raw.call("PING") == b"+PONG\r\n"                 # flagged stale: still served
+    assert info(rc)["master_link_down_since_seconds"] >= 0
+    p.start()
+    wait_synced(pc, rc)
+    assert raw.call("GET", "k") == b"$1\r\nv\r\n"
+    assert re.search(r"\d+:S \d", r.log())                 # replica log lines say S
+
+
+def test_log_is_held_for_a_stalled_replica_up_to_the_cap(make_server):
+    p = make_server("kvstore", ["--repl-log-max-size", "1mb"]).start()
+    pc = p.client()
+    value = "x" * 1000
+    pipe = pc.pipeline(transaction=False)
+    for i in range(300):
+        pipe.set("early:%d" % i, value)
+    pipe.execute()
+    r = kv_replica(make_server, p.port)
+    wait_synced(pc, r.client())
+    end = info(pc)["master_repl_offset"]
+    wait_until(lambda: info(pc)["slave0"]["offset"] == end, what="the replica's ACK")
+    r.proc.send_signal(signal.SIGSTOP)
+    try:
+        pipe = pc.pipeline(transaction=False)
+        for i in range(1500):                 # ~1.5 MB: over the cap, under twice the cap
+            pipe.set("held:%d" % (i % 100), value)
+        pipe.execute()
+        # The trim runs (the early records go) but stops at what the replica has not ACKed.
+        wait_until(lambda: info(pc)["repl_backlog_first_byte_offset"] > 1, what="a trim")
+        pi = info(pc)
+        assert pi["connected_slaves"] == 1
+        assert pi["repl_backlog_first_byte_offset"] <= end + 1
+        assert pi["repl_backlog_histlen"] > 1024 * 1024
+    finally:
+        r.proc.send_signal(signal.SIGCONT)
+    wait_synced(pc, r.client())
+    assert info(pc, "stats")["sync_full"] == 1
+    # Far past twice the cap, the stalled replica is dropped and the log trimmed.
+    r.proc.send_signal(signal.SIGSTOP)
+    try:
+        pipe = pc.pipeline(transaction=False)
+        for i in range(12000):                # ~12 MB: beyond socket buffers and the cap
+            pipe.set("far:%d" % (i % 100), value)
+        pipe.execute()
+        wait_until(lambda: "more than the log may hold for it" in p.log(), timeout=30,
+                   what="the replica to be dropped")
+        wait_until(lambda: info(pc)["repl_backlog_histlen"] <= 2 * 1024 * 1024, timeout=30,
+                   what="the log to be trimmed")
+    finally:
+        r.proc.send_signal(signal.SIGCONT)
+    wait_synced(pc, r.client())
