@@ -108,7 +108,12 @@ def main(argv=None):
     ap.add_argument("--out", default="-", help="output file, or - for stdout")
     ap.add_argument("--databases", type=int, default=16)
     ap.add_argument("--max-readers", type=int, default=1024)
+    ap.add_argument("--nice", type=int, default=10,
+                    help="lower this process's CPU priority by this much (a snapshot is "
+                    "background work: the server's own writes come first)")
     args = ap.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
     stdout = sys.stdout.buffer
     env = open_env(args.dir, args.max_readers)
     txn = env.begin(buffers=False)
