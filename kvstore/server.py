@@ -274,6 +274,9 @@ class Server:
         self.stat_lazyfreed = 0
         self.stat_keyspace_hits = 0
         self.stat_keyspace_misses = 0
+        if hasattr(self, "primary"):
+            self.primary.sync_full = self.primary.sync_partial_ok = 0
+            self.primary.sync_partial_err = 0
 
     def ops_per_sec(self):
         return self._ops_window[2]

@@ -126,6 +126,15 @@ class ReplicaLink:
             if g is not None and g is not gevent.getcurrent():
                 g.kill(block=False)
 
+    def drop_connection(self, reason):
+        """Close the current connection (CLIENT KILL TYPE master); the link reconnects."""
+        log.log(NOTICE, "Connection with master lost (%s)", reason)
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def _close(self):
         if self.sock is not None:
             try:

@@ -111,12 +111,14 @@ class Proxy:
 class FakePrimary:
     """A scripted primary: answers the handshake (+PONG, +OK...), then on PSYNC sends
     `script(psync_args)` bytes and keeps the connection open until `hold` seconds pass.
-    Records every connection's PSYNC arguments in `psyncs`."""
+    Records every connection's PSYNC arguments in `psyncs` and REPLCONF ACK offsets in
+    `acks`."""
 
     def __init__(self, script, hold=30):
         self.script = script
         self.hold = hold
         self.psyncs = []
+        self.acks = []
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -150,7 +152,9 @@ class FakePrimary:
                     if name == b"PING":
                         s.sendall(b"+PONG\r\n")
                     elif name == b"REPLCONF":
-                        if cmd[1].upper() != b"ACK":
+                        if cmd[1].upper() == b"ACK":
+                            self.acks.append(int(cmd[2]))
+                        else:
                             s.sendall(b"+OK\r\n")
                     elif name == b"PSYNC":
                         self.psyncs.append(cmd[1:])

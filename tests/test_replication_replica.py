@@ -70,9 +70,18 @@ def test_chain_under_load_all_types(make_server):
     leaf = kv_replica(make_server, mid.port)
     load = Load(p.port)
     wait_until(lambda: load.n > 300, timeout=60, what="load")
-    load.finish()
-    wait_synced(p.client(), mid.client())
-    wait_synced(p.client(), leaf.client())
+    # A real Redis replica of the middle node joins mid-load: its RDB comes from the middle
+    # node's snapshot, whose repl-stream-db must match the db selected in the stream.
+    redis_leaf = ServerProcess("redis", ["--replicaof", "127.0.0.1", str(mid.port)]).start()
+    try:
+        wait_until(lambda: load.n > 600, timeout=60, what="more load")
+        load.finish()
+        wait_synced(p.client(), mid.client())
+        wait_synced(p.client(), leaf.client())
+        wait_synced(p.client(), redis_leaf.client())
+        assert "Full resync from master" in redis_leaf.log()
+    finally:
+        redis_leaf.cleanup()
     ids = {info(s.client())["master_replid"] for s in (p, mid, leaf)}
     offs = {info(s.client())["master_repl_offset"] for s in (p, mid, leaf)}
     assert len(ids) == 1 and len(offs) == 1
@@ -117,19 +126,31 @@ def test_replica_kill9_loop_always_continues(make_server):
     assert len(re.findall(r"Successful partial resynchronization", r.log())) == rounds
 
 
-def test_primary_kill9_replicas_continue(make_server):
+def test_primary_kill9_loop_replicas_continue(make_server):
+    """kill -9 of the primary (appendfsync always) under load, 3 times: the kvstore replica
+    and a real Redis replica continue with +CONTINUE every time."""
     p = make_server("kvstore", ["--appendfsync", "always"]).start()
     r = kv_replica(make_server, p.port)
-    load = Load(p.port)
-    wait_until(lambda: load.n > 200, timeout=60, what="load")
-    p.kill9()
-    load.stop.set()
-    load.thread.join(30)
-    p.start()
-    fill_all_types(p.client(), "after")
-    wait_synced(p.client(), r.client())
-    st = info(p.client(), "stats")
-    assert (st["sync_full"], st["sync_partial_ok"]) == (0, 1)
+    rr = ServerProcess("redis", ["--replicaof", "127.0.0.1", str(p.port)]).start()
+    try:
+        wait_synced(p.client(), r.client())
+        wait_synced(p.client(), rr.client())
+        for round_ in range(3):
+            load = Load(p.port)
+            wait_until(lambda: load.n > 100, timeout=60, what="load")
+            p.kill9()
+            load.stop.set()
+            load.thread.join(30)
+            p.start()
+            fill_all_types(p.client(), "after%d" % round_)
+            wait_synced(p.client(), r.client())
+            wait_synced(p.client(), rr.client())
+            st = info(p.client(), "stats")
+            assert (st["sync_full"], st["sync_partial_ok"]) == (0, 2)
+        assert r.log().count("Full resync from master") == 1
+        assert rr.log().count("Full resync from master") == 1
+    finally:
+        rr.cleanup()
 
 
 def test_promotion_and_repointed_sibling_continue(make_server):
@@ -223,6 +244,27 @@ def test_bad_snapshot_keeps_data_and_retries(make_server, payload, reason):
 
 
 SET_A = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+GETACK = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"
+
+
+def test_getack_answers_the_offset_before_it(make_server):
+    """REPLCONF GETACK is answered with the applied offset before the GETACK itself; the
+    periodic ACKs then include it (fact sheet 4.3)."""
+    def script(args):
+        return b"+CONTINUE " + b"e" * 40 + b"\r\n" + SET_A + GETACK
+    fake = FakePrimary(script, hold=10)
+    try:
+        r, rc, before = _handshake_replica(make_server, fake)
+        wait_until(lambda: len(fake.acks) >= 3, what="ACKs")
+        start = int(fake.psyncs[0][1]) - 1
+        acks = fake.acks
+        assert acks[0] == start                               # right after +CONTINUE
+        assert start + len(SET_A) in acks                     # the GETACK's answer
+        wait_until(lambda: fake.acks[-1] == start + len(SET_A) + len(GETACK),
+                   what="periodic ACK counting the GETACK")
+        assert rc.get("a") == b"1"
+    finally:
+        fake.close()
 
 
 def test_corrupt_stream_drops_link_keeps_data(make_server):
@@ -421,3 +463,27 @@ def test_log_is_held_for_a_stalled_replica_up_to_the_cap(make_server):
     finally:
         r.proc.send_signal(signal.SIGCONT)
     wait_synced(pc, r.client())
+
+
+def test_client_kill_type_master_and_replica_then_continue(make_server):
+    p = make_server("kvstore").start()
+    pc = p.client()
+    fill_all_types(pc, "kill")
+    r = kv_replica(make_server, p.port)
+    rc = r.client()
+    wait_synced(pc, rc)
+    def partial_syncs(n):
+        wait_until(lambda: info(pc, "stats")["sync_partial_ok"] == n, what="reconnection")
+        wait_synced(pc, rc)
+    assert rc.execute_command("CLIENT", "KILL", "TYPE", "master") == 1
+    pc.set("after_master_kill", "1")
+    partial_syncs(1)
+    assert pc.execute_command("CLIENT", "KILL", "TYPE", "slave") == 1
+    pc.set("after_replica_kill", "1")
+    partial_syncs(2)
+    assert pc.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
+    partial_syncs(3)
+    assert info(pc, "stats")["sync_full"] == 1
+    assert pc.execute_command("CLIENT", "KILL", "TYPE", "master") == 0
+    pc.config_resetstat()
+    assert info(pc, "stats")["sync_full"] == 0

@@ -227,7 +227,8 @@ def client_kill(ks, client, args):
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise CommandError(errors.CLIENT_KILL_BAD_TYPE.format(
                     val.decode("utf-8", "replace")))
-            filters.append(lambda c, k=kind: k == b"normal")
+            kind = b"replica" if kind == b"slave" else kind
+            filters.append(lambda c, k=kind: client_type(c) == k)
         elif opt == b"user":
             filters.append(lambda c, v=val: v == b"default")
         elif opt == b"skipme":
@@ -244,16 +245,33 @@ def client_kill(ks, client, args):
             filters.append(lambda c, v=v: c.server.now() - c.created >= v)
         else:
             raise CommandError(errors.SYNTAX)
-    victims = [c for c in server.clients_sorted()
+    candidates = server.clients_sorted()
+    link = server.replica
+    if link is not None and link.client is not None and link.state == "connected":
+        candidates.append(link.client)          # the primary's client (TYPE master)
+    victims = [c for c in candidates
                if all(f(c) for f in filters) and not (skipme and c is client)]
     _kill(client, victims)
     return len(victims)
+
+
+def client_type(c):
+    """CLIENT KILL/LIST TYPE of a client: master, replica, pubsub or normal."""
+    if c.kind == "master":
+        return b"master"
+    if c.repl_link is not None:
+        return b"replica"
+    if c.channels or c.patterns or c.shard_channels:
+        return b"pubsub"
+    return b"normal"
 
 
 def _kill(client, victims):
     for v in victims:
         if v is client:
             client.close_after_reply = True
+        elif v.kind == "master":
+            client.server.replica.drop_connection("killed by CLIENT KILL")
         else:
             v.kill()
 
