@@ -29,6 +29,8 @@ log = logging.getLogger("kvstore.connection")
 RECV_SIZE = 256 * 1024
 _SYNC_COMMANDS = ("sync", "psync")
 _MASTERDOWN = encode_error(errors.MASTERDOWN)
+_READONLY = encode_error(errors.READONLY_REPLICA)
+_NOREPLICAS = encode_error(errors.NOREPLICAS)
 
 
 class Client:
@@ -316,6 +318,13 @@ class Client:
         if "no_multi" in cmd.flags:
             self.multi_error = True
             return encode_error(errors.NOT_ALLOWED_IN_MULTI)
+        server = self.server
+        if cmd.writes_data and server.read_only_replica():
+            self.multi_error = True
+            return _READONLY
+        if cmd.is_write and server.primary.refuses_writes():
+            self.multi_error = True
+            return _NOREPLICAS
         self.multi_queue.append((cmd, args))
         return QUEUED
 

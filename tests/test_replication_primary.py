@@ -149,6 +149,12 @@ def test_wait_and_min_replicas(pair):
     assert kv.raw().call("SET", "x", "1") == b"-NOREPLICAS Not enough good replicas to write.\r\n"
     assert info(c)["min_slaves_good_slaves"] == 1
     assert kv.raw().call("GET", "w") == b"$1\r\n1\r\n"           # reads still work
+    raw = kv.raw()
+    assert raw.call("MULTI") == b"+OK\r\n"
+    assert raw.call("SET", "x", "1") == b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    assert raw.call("GET", "x") == b"+QUEUED\r\n"
+    assert raw.call("EXEC") == \
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
     c.config_set("min-replicas-to-write", 1)
     assert c.set("x", "1") is True
     c.config_set("min-replicas-to-write", 0)

@@ -94,6 +94,14 @@ def test_chain_under_load_all_types(make_server):
         % (p.port, off))
     assert mid.raw().call("SET", "x", "1") == \
         b"-READONLY You can't write against a read only replica.\r\n"
+    raw = mid.raw()
+    assert raw.call("MULTI") == b"+OK\r\n"
+    assert raw.call("SET", "x", "1") == \
+        b"-READONLY You can't write against a read only replica.\r\n"
+    assert raw.call("GET", "x") == b"+QUEUED\r\n"
+    assert raw.call("EXEC") == \
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    assert raw.call("PUBLISH", "ch", "m") == b":0\r\n"      # not a data write: allowed
     assert mid.raw().call("WAIT", "1", "0").startswith(
         b"-ERR WAIT cannot be used with replica instances.")
 
