@@ -1148,6 +1148,12 @@ class RdbReader:
             raise RdbError(f"Can't handle RDB format version {self.version}")
         self._started = False
 
+    def unread(self):
+        """Bytes read from the input beyond what the parser consumed (after 'end': whatever
+        followed the checksum in the same read)."""
+        src = self._src
+        return bytes(src.buf[src.pos:])
+
     def __iter__(self):
         if self._started:
             raise RdbError("an RdbReader can be iterated only once")

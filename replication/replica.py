@@ -88,6 +88,52 @@ class LineReader:
         out, self.buf = self.buf, b""
         return out
 
+    def peek(self, n):
+        """The next `n` bytes without consuming them."""
+        while len(self.buf) < n:
+            self.buf += self._recv()
+        return self.buf[:n]
+
+    def unread(self, data):
+        self.buf = data + self.buf
+
+
+class SocketPayload:
+    """The RDB payload as a file object over the socket (diskless load): `read` never goes
+    past a `$<len>` payload's end; after the RDB's checksum, `finish` checks the `$EOF:` mark
+    or that the length was exact, and gives back any bytes that follow."""
+
+    def __init__(self, link, reader, mark):
+        self.link = link
+        self.reader = reader
+        self.mark = mark
+        self.rdb = None                          # set by the loader: the RdbReader
+
+    def read(self, n):
+        link = self.link
+        if self.mark is None:
+            n = min(n, link.transfer_size - link.transfer_read)
+            if n <= 0:
+                return b""
+        data = self.reader.take(max(1, n))
+        link.transfer_read += len(data)
+        link.transfer_last_io = time.monotonic()
+        return data
+
+    def finish(self):
+        extra = self.rdb.unread() if self.rdb is not None else b""
+        if self.mark is None:
+            if extra or self.link.transfer_read != self.link.transfer_size:
+                raise LinkError("bad snapshot from the primary: its length does not match "
+                                "the RDB inside")
+            return
+        while len(extra) < EOF_MARK_LEN:
+            extra += self.reader.take(EOF_MARK_LEN - len(extra))
+        if extra[:EOF_MARK_LEN] != self.mark:
+            raise LinkError("bad snapshot from the primary: the EOF mark does not follow "
+                            "the RDB")
+        self.reader.unread(extra[EOF_MARK_LEN:])
+
 
 class ReplicaLink:
     """This node's link to its primary (one per REPLICAOF)."""
@@ -266,14 +312,21 @@ class ReplicaLink:
     def _full_sync(self, reader, replid, offset):
         self.state = "sync"
         log.log(NOTICE, "Full resync from master: %s:%d", replid, offset)
+        mark = self._payload_header(reader)
+        if self._diskless_load_wanted() and reader.peek(5) == b"REDIS":
+            log.log(NOTICE, "MASTER <-> REPLICA sync: loading the RDB straight from the "
+                    "socket (repl-diskless-load %s)", self.cfg.repl_diskless_load)
+            self._load(SocketPayload(self, reader, mark), replid, offset)
+            return
         path = os.path.join(self.storage.directory, "temp-%d.%d.rdb" % (int(time.time()),
                                                                           os.getpid()))
         try:
-            self._receive_payload(reader, path)
+            self._receive_payload(reader, path, mark)
             with open(path, "rb") as f:
                 head = f.read(20)
             if head[:5] == b"REDIS":
-                self._load(path, replid, offset)
+                with open(path, "rb") as f:
+                    self._load(f, replid, offset)
             elif head[16:20] == LMDB_MAGIC:
                 self._adopt_native(path, replid, offset)
             else:
@@ -285,32 +338,45 @@ class ReplicaLink:
             except OSError:
                 pass
 
-    def _receive_payload(self, reader, path):
+    def _diskless_load_wanted(self):
+        mode = self.cfg.repl_diskless_load
+        if mode == "swapdb":
+            return True
+        if mode == "on-empty-db":
+            st = self.storage
+            return not any(st.counts_of(pdb)[0] for pdb in st.dbmap)
+        return False
+
+    def _payload_header(self, reader):
+        """Read the `$<len>` or `$EOF:<mark>` line; return the mark (None for `$<len>`)."""
         while True:
             line = reader.line()
             if line:
-                break
+                break                            # (empty lines are keepalives)
         if line.startswith(b"-"):
             raise LinkError("the primary aborted the transfer: %s" % _text(line))
         if not line.startswith(b"$"):
             raise LinkError("bad bulk payload header: %s" % _text(line[:100]))
-        mark = None
+        self.transfer_read = 0
+        self.transfer_last_io = time.monotonic()
         if line.startswith(b"$EOF:"):
             mark = line[5:]
             if len(mark) < EOF_MARK_LEN:
                 raise LinkError("bad EOF mark in the payload header")
-            mark = mark[:EOF_MARK_LEN]
             self.transfer_size = 0
             log.log(NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master "
-                    "with EOF to disk")
-        else:
-            try:
-                self.transfer_size = int(line[1:])
-            except ValueError:
-                raise LinkError("bad bulk length: %s" % _text(line[:100])) from None
-            log.log(NOTICE, "MASTER <-> REPLICA sync: receiving %d bytes from master to disk",
-                    self.transfer_size)
-        self.transfer_read = 0
+                    "with EOF")
+            return mark[:EOF_MARK_LEN]
+        try:
+            self.transfer_size = int(line[1:])
+        except ValueError:
+            raise LinkError("bad bulk length: %s" % _text(line[:100])) from None
+        log.log(NOTICE, "MASTER <-> REPLICA sync: receiving %d bytes from master",
+                self.transfer_size)
+        return None
+
+    def _receive_payload(self, reader, path, mark):
+        """Store the payload in `path` (Redis's repl-diskless-load disabled)."""
         with open(path, "wb") as f:
             tail = b""
             while True:
@@ -331,10 +397,10 @@ class ReplicaLink:
                         break
             f.flush()
             os.fsync(f.fileno())
-        self.eof_mark_used = mark is not None
 
-    def _load(self, path, replid, offset):
-        """Load the RDB at `path` into staging dbs, then swap it in with the new position."""
+    def _load(self, f, replid, offset):
+        """Load the RDB read from file object `f` into staging dbs, then swap it in with the
+        new position."""
         server = self.server
         writer = server.writer
         databases = self.cfg.databases
@@ -355,36 +421,39 @@ class ReplicaLink:
             prefixes = [pdb.to_bytes(4, "big") for pdb in staging]
             stream_db = 0
             loaded = 0
-            with open(path, "rb") as f:
-                try:
-                    reader = RdbReader(f)
-                    events = iter(reader)
-                    done = False
-                    while not done:
-                        chunk = []
-                        for ev in events:
-                            if ev[0] == "key":
-                                if ev[1] >= databases:
-                                    raise LinkError("the snapshot has a key in db %d, but "
-                                                    "databases is %d" % (ev[1], databases))
-                                chunk.append(ev)
-                                if len(chunk) >= LOAD_KEYS_PER_CALL:
-                                    break
-                            elif ev[0] == "aux" and ev[1] == b"repl-stream-db":
-                                stream_db = int(ev[2])
-                            elif ev[0] == "end":
-                                if not ev[1]:
-                                    raise LinkError("bad snapshot from the primary: wrong "
-                                                    "checksum")
-                                done = True
+            try:
+                reader = RdbReader(f)
+                if isinstance(f, SocketPayload):
+                    f.rdb = reader
+                events = iter(reader)
+                done = False
+                while not done:
+                    chunk = []
+                    for ev in events:
+                        if ev[0] == "key":
+                            if ev[1] >= databases:
+                                raise LinkError("the snapshot has a key in db %d, but "
+                                                "databases is %d" % (ev[1], databases))
+                            chunk.append(ev)
+                            if len(chunk) >= LOAD_KEYS_PER_CALL:
                                 break
-                        else:
-                            raise LinkError("the snapshot ended without its EOF opcode")
-                        if chunk:
-                            loaded += writer.call(_loader(chunk, prefixes))
-                        gevent.sleep(0)
-                except RdbError as e:
-                    raise LinkError("bad snapshot from the primary: %s" % e) from None
+                        elif ev[0] == "aux" and ev[1] == b"repl-stream-db":
+                            stream_db = int(ev[2])
+                        elif ev[0] == "end":
+                            if not ev[1]:
+                                raise LinkError("bad snapshot from the primary: wrong "
+                                                "checksum")
+                            done = True
+                            break
+                    else:
+                        raise LinkError("the snapshot ended without its EOF opcode")
+                    if chunk:
+                        loaded += writer.call(_loader(chunk, prefixes))
+                    gevent.sleep(0)
+            except RdbError as e:
+                raise LinkError("bad snapshot from the primary: %s" % e) from None
+            if isinstance(f, SocketPayload):
+                f.finish()                       # the mark / exact length, before the swap
             if not 0 <= stream_db < databases:
                 stream_db = 0
             if loaded == 0:

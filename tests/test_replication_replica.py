@@ -495,3 +495,40 @@ def test_client_kill_type_master_and_replica_then_continue(make_server):
     assert pc.execute_command("CLIENT", "KILL", "TYPE", "master") == 0
     pc.config_resetstat()
     assert info(pc, "stats")["sync_full"] == 0
+
+
+@pytest.mark.parametrize("mode,diskless_sync", [("swapdb", "yes"), ("swapdb", "no"),
+                                                ("on-empty-db", "yes")])
+def test_diskless_load_from_redis_primary(make_server, mode, diskless_sync):
+    """repl-diskless-load: the RDB is parsed straight from the socket into staging dbs
+    (both transfer forms), then the stream continues; the old data serves until the swap."""
+    rp = make_server("redis", ["--repl-diskless-sync", diskless_sync,
+                               "--repl-diskless-sync-delay", "0"]).start()
+    rpc = rp.client()
+    fill_all_types(rpc, "dl", n=300)
+    r = kv_replica(make_server, rp.port, "--repl-diskless-load", mode)
+    rc = r.client()
+    wait_synced(rpc, rc)
+    assert "loading the RDB straight from the socket (repl-diskless-load %s)" % mode in r.log()
+    assert not [f for f in os.listdir(r.dir) if f.startswith("temp-")]
+    rpc.set("after", "1")
+    wait_synced(rpc, rc)
+
+
+def test_diskless_load_bad_mark_keeps_data(make_server):
+    rdb = (b"REDIS0009\xfe\x00\x00\x01k\x01v\xff" + b"\x00" * 8)   # checksum 0 = unchecked
+    def script(args):
+        return (b"+FULLRESYNC " + b"f" * 40 + b" 100\r\n$EOF:" + b"a" * 40 + b"\r\n" + rdb
+                + b"b" * 40)
+    fake = FakePrimary(script, hold=0.5)
+    try:
+        r = make_server("kvstore", ["--repl-diskless-load", "swapdb"]).start()
+        rc = r.client()
+        rc.set("precious", "yes")
+        before = digest(rc)
+        rc.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        wait_until(lambda: len(fake.psyncs) >= 2, timeout=30, what="a retry")
+        assert "the EOF mark does not follow the RDB" in r.log()
+        assert digest(rc) == before and rc.get("k") is None
+    finally:
+        fake.close()
