@@ -14,6 +14,7 @@ Contracts:
   `repl-timeout` on its socket.
 """
 
+import collections
 import logging
 import os
 import sys
@@ -33,6 +34,8 @@ PING = encode_command([b"ping"])
 GETACK = encode_command([b"REPLCONF", b"GETACK", b"*"])
 FEED_CHUNK = 1 << 20            # bytes of log sent per socket write
 TRANSFER_CHUNK = 1 << 18
+FANOUT_WAIT_AT = 8 << 20          # see FanOut
+FANOUT_DROP_AT = 64 << 20
 EOF_MARK_LEN = 40
 NATIVE_CAPA = "kvstore-native"
 # REPLCONF kvstore-node-id <id>: a kvstore replica names itself; a kvstore primary refuses it
@@ -59,6 +62,7 @@ class ReplicaLink:
         self.ack_time = time.time()
         self.need_from = None                    # first log byte still to send (trim hold)
         self.first_ack = Event()
+        self.transfer_done = Event()             # diskless: all of the payload sent
         self.greenlet = None
         self.closed = False
 
@@ -85,6 +89,107 @@ class SnapshotJob:
         self.size = 0
         self.users = 0
         self.mark = None
+
+
+class FanOut:
+    """One diskless snapshot to several replicas: a sender greenlet per replica with its own
+    queue, so a slow replica never stalls the others. The producer waits while even the
+    fastest replica has FANOUT_WAIT_AT bytes queued (the network sets the pace); a replica
+    more than FANOUT_DROP_AT bytes behind is dropped (it will retry and full-sync again)."""
+
+    def __init__(self, primary, links):
+        self.primary = primary
+        self.senders = [_Sender(self, link) for link in links]
+        self.progress = Event()
+
+    def alive(self):
+        return any(not s.failed for s in self.senders)
+
+    def put(self, data):
+        live = [s for s in self.senders if not s.failed]
+        if len(live) == 1:                       # the common case: no queue at all
+            live[0].send_now(data)
+            return
+        for s in live:
+            s.queue(data)
+            if s.pending > FANOUT_DROP_AT:
+                s.fail("it is too slow: %d bytes of the snapshot queued for it" % s.pending)
+        while True:
+            live = [s for s in self.senders if not s.failed]
+            if not live or min(s.pending for s in live) <= FANOUT_WAIT_AT:
+                return
+            self.progress.clear()
+            self.progress.wait(1.0)
+
+    def finish(self):
+        """Everything is queued: each replica is done when its own queue drains."""
+        for s in self.senders:
+            s.close()
+
+    def abort(self):
+        for s in self.senders:
+            if s.greenlet is not None:
+                s.greenlet.kill(block=False)
+
+
+class _Sender:
+    def __init__(self, fan, link):
+        self.fan = fan
+        self.link = link
+        self.chunks = collections.deque()
+        self.pending = 0
+        self.wake = Event()
+        self.closed = False
+        self.failed = link.closed
+        self.greenlet = None
+
+    def send_now(self, data):
+        try:
+            self.link.client.sock.sendall(data)
+        except Exception as e:                   # noqa: BLE001
+            self.failed = True
+            self.fan.primary._link_failed(self.link, e)
+
+    def queue(self, data):
+        self.chunks.append(data)
+        self.pending += len(data)
+        if self.greenlet is None:
+            self.greenlet = gevent.spawn(self._run)
+        self.wake.set()
+
+    def close(self):
+        self.closed = True
+        if self.greenlet is None:
+            if not self.failed:
+                self.link.transfer_done.set()    # sent directly (send_now)
+        else:
+            self.wake.set()
+
+    def fail(self, reason):
+        self.failed = True
+        self.chunks.clear()
+        self.pending = 0
+        self.fan.primary._drop(self.link, reason)
+
+    def _run(self):
+        sock = self.link.client.sock
+        try:
+            while not self.failed:
+                while self.chunks:
+                    data = self.chunks.popleft()
+                    sock.sendall(data)
+                    self.pending -= len(data)
+                    self.fan.progress.set()
+                if self.closed:
+                    self.link.transfer_done.set()
+                    return
+                self.wake.clear()
+                self.wake.wait()
+        except Exception as e:                   # noqa: BLE001
+            self.failed = True
+            self.fan.primary._link_failed(self.link, e)
+        finally:
+            self.fan.progress.set()
 
 
 class Primary:
@@ -233,8 +338,12 @@ class Primary:
                 raise RuntimeError(job.error)
             link.need_from = job.offset + 1
             if diskless:
-                job.done.wait()                  # the job wrote everything to our socket
-                if job.error or link.closed:
+                # The job's sender writes the payload to our socket; other replicas of the
+                # same snapshot do not hold us up.
+                while not link.transfer_done.wait(1.0):
+                    if job.done.is_set() and (job.error or link.closed):
+                        break
+                if job.error or link.closed or not link.transfer_done.is_set():
                     raise RuntimeError(job.error or "transfer failed")
                 if link.rdb_only:
                     self._finish_rdb_only(link)
@@ -403,29 +512,20 @@ class Primary:
         targets = [link for link in job.links if not link.closed]
         for link in targets:
             link.state = "send_bulk"
-        targets = self._fan_out(targets, head, job)
+        fan = FanOut(self, targets)
+        fan.put(head)
         read = proc.stdout.read1 if hasattr(proc.stdout, "read1") else proc.stdout.read
-        while targets:
+        while fan.alive():
             chunk = read(TRANSFER_CHUNK)
             if not chunk:
                 break
-            targets = self._fan_out(targets, chunk, job)
+            fan.put(chunk)
         rc = proc.wait()
         if rc != 0:
+            fan.abort()
             raise RuntimeError("snapshot helper exited with status %d" % rc)
-        self._fan_out(targets, mark, job)
-
-    def _fan_out(self, targets, data, job):
-        alive = []
-        for link in targets:
-            if link.closed:
-                continue
-            try:
-                link.client.sock.sendall(data)
-                alive.append(link)
-            except Exception as e:               # noqa: BLE001
-                self._link_failed(link, e)
-        return alive
+        fan.put(mark)
+        fan.finish()
 
     def _release_job_file(self, job):
         if job.path and job.done.is_set() and job.users == 0:

@@ -5,6 +5,7 @@ restarts or is killed -9; WAIT, min-replicas-to-write, ROLE and INFO replication
 
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -222,3 +223,25 @@ def test_replicas_arriving_together_share_one_snapshot(make_server):
     finally:
         r1.cleanup()
         r2.cleanup()
+
+
+def test_a_stalled_replica_does_not_hold_up_its_snapshot_sibling(make_server):
+    """Two replicas share one diskless snapshot; one stops reading (SIGSTOP) mid-transfer:
+    the other still completes and streams."""
+    kv = make_server("kvstore", ["--repl-diskless-sync-delay", "5",
+                                 "--repl-diskless-sync-max-replicas", "2"]).start()
+    c = kv.client()
+    c.execute_command("DEBUG", "POPULATE", 200000, "key", 100)     # a ~24 MB snapshot
+    slow = start_redis_replica(kv.port)
+    fast = start_redis_replica(kv.port)
+    try:
+        wait_until(lambda: "for 2 replica(s)" in kv.log(), what="the shared snapshot")
+        slow.proc.send_signal(signal.SIGSTOP)
+        wait_synced(c, fast.client(), what="the fast replica")
+        c.set("streamed", "1")
+        wait_synced(c, fast.client(), what="the fast replica streaming")
+        assert kv.log().count("Starting rdb snapshot") == 1
+    finally:
+        slow.proc.send_signal(signal.SIGCONT)
+        slow.cleanup()
+        fast.cleanup()
