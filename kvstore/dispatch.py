@@ -124,6 +124,8 @@ def run_reads(server, client, items):
             out.append(encode(reply, resp3))
         server.stat_keyspace_hits += ks.hits
         server.stat_keyspace_misses += ks.misses
+        if st.expire_soon:
+            server.expire_found_keys()
         return out
     finally:
         txn.abort()

@@ -42,6 +42,7 @@ _U64BE = struct.Struct(">Q")
 LONG_KEY_LIMIT = 480
 _LONG_KEY_HEAD = 449
 
+EXPIRE_SOON_MAX = 10000                  # expired keys found by reads, queued for deletion
 _MULTI = encode_command([b"MULTI"])
 _EXEC = encode_command([b"EXEC"])
 _WRONG_TYPE = CommandError(errors.WRONG_TYPE)
@@ -678,6 +679,13 @@ class Keyspace:
                 db = self._db_of_prefix(prefix)
                 self.propagate([b"DEL", key], db=db)
                 self.notify("x", b"expired", key, db)
+                self.storage.lazy_expirations += 1
+            elif not self.writable and self.storage.log_effects:
+                # A primary's read found it: delete it (and send replicas the DEL) soon, in
+                # a write batch, as Redis's expireIfNeeded does at once.
+                soon = self.storage.expire_soon
+                if len(soon) < EXPIRE_SOON_MAX:
+                    soon.append((self._db_of_prefix(prefix), key))
             if self.hits is not None:
                 self.misses += 1
             return None

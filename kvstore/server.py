@@ -129,6 +129,7 @@ class Server:
         self._next_cursor = 0
         self.peak_data = 0
         self.saves = 0
+        self._expiring_found = False
         self.save_in_progress = False
         self.last_save_ok = True
         self.last_save_seconds = -1
@@ -652,6 +653,29 @@ class Server:
             if n < EXPIRE_KEYS_PER_CALL or time.monotonic() >= stop_at or self.stopping:
                 return
             gevent.sleep(0)
+
+    def expire_found_keys(self):
+        """Delete, in the next write batch, the expired keys that reads came across (each
+        with its propagated DEL). At most one such batch is pending at a time."""
+        if self._expiring_found:
+            return
+        self._expiring_found = True
+
+        def run():
+            try:
+                keys, self.storage.expire_soon = self.storage.expire_soon, []
+
+                def expire(ks):
+                    ks.unwrapped = True          # each DEL goes bare, as Redis sends it
+                    for db, key in keys:
+                        ks.select(db)
+                        ks.lookup(key)
+                self.writer.call(expire)
+            except Exception:                    # noqa: BLE001 - the active cycle still runs
+                log.exception("expiring keys found by reads failed")
+            finally:
+                self._expiring_found = False
+        gevent.spawn(run)
 
     def _reclaim_slice(self):
         """Delete a bounded slice of what FLUSHDB/FLUSHALL and big DELs left behind: the

@@ -117,6 +117,8 @@ class Storage:
         self.notify_classes = ""
         self.on_events = None
         self.log_effects = True      # False on a replica (see Batch.log_effects)
+        self.expire_soon = []        # (db, key) expired keys that reads found (Keyspace.lookup)
+        self.lazy_expirations = 0    # expired keys deleted on access (INFO expired_keys)
 
 
     def _open(self):

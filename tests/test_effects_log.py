@@ -39,9 +39,12 @@ def test_propagated_effects(make_server):
     c.execute_command("SET", "z", "1")
     c.execute_command("SELECT", "0")
     c.execute_command("EXPIRE", "g", "-1")               # past: becomes DEL
-    c.execute_command("SET", "lazy", "v", "PX", "1")
-    wait_until(lambda: c.pttl("lazy") == -2, what="lazy key to expire")
+    due = int(time.time() * 1000) + 20
+    c.execute_command("SET", "lazy", "v", "PXAT", due)
+    # (no read of the key while waiting: a read would delete it and log a bare DEL)
+    wait_until(lambda: time.time() * 1000 > due + 5, what="lazy key to expire")
     c.execute_command("APPEND", "lazy", "w")             # lazy expiry inside a write
+    assert c.pttl("lazy") == -1
     after = int(time.time() * 1000)
     log = _log_after(srv, c, b"marker")
     pxat = int(log[0][4])
@@ -61,7 +64,7 @@ def test_propagated_effects(make_server):
     assert log[12] == [b"SET", b"z", b"1"]
     assert log[13] == [b"SELECT", b"0"]
     assert log[14] == [b"DEL", b"g"]
-    assert log[15][:4] == [b"SET", b"lazy", b"v", b"PXAT"]
+    assert log[15] == [b"SET", b"lazy", b"v", b"PXAT", b"%d" % due]
     assert log[16:] == [[b"MULTI"], [b"DEL", b"lazy"], [b"APPEND", b"lazy", b"w"], [b"EXEC"]]
 
 
@@ -77,3 +80,20 @@ def test_offsets_count_resp_bytes(make_server):
     assert offsets[-1] == (start + len(select) + 1, [b"SET", b"k", b"v"])
     c.get("k")                                            # reads log nothing
     assert c.info("replication")["master_repl_offset"] == start + len(select) + len(setcmd)
+
+
+def test_read_of_expired_key_logs_a_bare_del(make_server):
+    """A read that finds a key expired deletes it soon after (in a write batch) and logs a
+    bare DEL, as Redis's expireIfNeeded does; the active cycle is off here."""
+    srv = make_server("kvstore").start()
+    c = srv.client()
+    c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    c.set("marker", "1")
+    due = int(time.time() * 1000) + 20
+    c.execute_command("SET", "gone", "v", "PXAT", due)
+    wait_until(lambda: time.time() * 1000 > due + 5, what="the key to expire")
+    assert c.get("gone") is None
+    wait_until(lambda: c.dbsize() == 1, what="the deletion")
+    log = _log_after(srv, c, b"marker")
+    assert log == [[b"SET", b"gone", b"v", b"PXAT", b"%d" % due], [b"DEL", b"gone"]]
+    assert c.info("stats")["expired_keys"] == 1
