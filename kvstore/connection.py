@@ -121,6 +121,8 @@ class Client:
                     continue
                 if not data:
                     break
+                server.stat_net_in += len(data)
+                server.stat_reads += 1
                 self.last_active = time.time()
                 cmds = parser.feed(data)
                 if cmds:
@@ -155,6 +157,9 @@ class Client:
         caller (a publisher, a writer callback) ever blocks on a slow client."""
         if self.repl_link is not None:
             return                  # a replica gets no replies; the feeder owns the socket
+        server = self.server
+        server.stat_net_out += len(data)
+        server.stat_writes += 1
         if self.out_queue or self.flusher is not None:   # keep byte order with the flusher
             self._enqueue(data)
             return

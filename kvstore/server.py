@@ -134,6 +134,8 @@ class Server:
         self.last_save_ok = True
         self.last_save_seconds = -1
         self._ops_window = (time.monotonic(), 0, 0)
+        # (counter values at the window start, rates in kbps) for the instantaneous_*_kbps
+        self._net_window = ((0, 0, 0, 0), (0.0, 0.0, 0.0, 0.0))
         self.reset_stats()
         self.changes_at_save = 0
         self._install_config_hooks()
@@ -275,12 +277,25 @@ class Server:
         self.stat_lazyfreed = 0
         self.stat_keyspace_hits = 0
         self.stat_keyspace_misses = 0
+        self.stat_net_in = self.stat_net_out = 0           # client traffic, bytes
+        self.stat_reads = self.stat_writes = 0             # recv / send calls on clients
+        self.stat_expire_cycle_seconds = 0.0
+        self.stat_net_repl_in = self.stat_net_repl_out = 0  # replication traffic, bytes
+        self._net_window = ((0, 0, 0, 0), (0.0, 0.0, 0.0, 0.0))
         if hasattr(self, "primary"):
             self.primary.sync_full = self.primary.sync_partial_ok = 0
             self.primary.sync_partial_err = 0
 
     def ops_per_sec(self):
         return self._ops_window[2]
+
+    def net_counters(self):
+        return (self.stat_net_in, self.stat_net_out, self.stat_net_repl_in,
+                self.stat_net_repl_out)
+
+    def net_kbps(self):
+        """instantaneous input, output, repl input, repl output kbps (last second)."""
+        return self._net_window[1]
 
     def now(self):
         return time.time()
@@ -608,6 +623,10 @@ class Server:
         if mono - t0 >= 1.0:
             self._ops_window = (mono, self.stat_commands,
                                 int((self.stat_commands - c0) / (mono - t0)))
+            now_counts = self.net_counters()
+            before, _ = self._net_window
+            self._net_window = (now_counts, tuple(
+                (a - b) / 1024.0 / (mono - t0) for a, b in zip(now_counts, before)))
         self.peak_data = max(self.peak_data, self.storage.data_size())
         if self.cfg.timeout:
             limit = time.time() - self.cfg.timeout
@@ -648,7 +667,9 @@ class Server:
 
         stop_at = time.monotonic() + 0.25 / max(1, self.cfg.hz)
         while True:
+            t0 = time.monotonic()
             n = self.writer.call(expire_some)
+            self.stat_expire_cycle_seconds += time.monotonic() - t0
             self.stat_expired_keys += n
             if n < EXPIRE_KEYS_PER_CALL or time.monotonic() >= stop_at or self.stopping:
                 return

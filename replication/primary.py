@@ -409,6 +409,7 @@ class Primary:
             if not data:
                 raise LogTrimmed("nothing readable at offset %d" % offset)
             sock.sendall(data)
+            self.server.stat_net_repl_out += len(data)
             offset += len(data)
             link.need_from = offset
 

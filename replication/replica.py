@@ -221,6 +221,7 @@ class ReplicaLink:
     # ---- one session -------------------------------------------------------------------------
     def _on_io(self, n):
         self.last_io = time.monotonic()
+        self.server.stat_net_repl_in += n
 
     def _send(self, data):
         with self.send_lock:

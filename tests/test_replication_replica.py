@@ -82,6 +82,9 @@ def test_chain_under_load_all_types(make_server):
         assert "Full resync from master" in redis_leaf.log()
     finally:
         redis_leaf.cleanup()
+    mst = info(mid.client(), "stats")
+    assert mst["total_net_repl_input_bytes"] >= info(mid.client())["master_repl_offset"]
+    assert info(p.client(), "stats")["total_net_repl_output_bytes"] > 0
     ids = {info(s.client())["master_replid"] for s in (p, mid, leaf)}
     offs = {info(s.client())["master_repl_offset"] for s in (p, mid, leaf)}
     assert len(ids) == 1 and len(offs) == 1

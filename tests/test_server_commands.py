@@ -213,3 +213,15 @@ def test_keyspace_hits_and_misses_like_redis(kvstore_session, redis_ref):
         info = c.info("stats")
         counts.append((info["keyspace_hits"], info["keyspace_misses"]))
     assert counts[0] == counts[1] == (3, 4)
+
+
+def test_info_stats_and_replication_fields_in_redis_order(kv, ref):
+    """INFO stats / replication of a primary without replicas: the same field names in the
+    same order as redis-server 7.0 (kvstore's own kvstore_* fields aside)."""
+    for section in ("stats", "replication"):
+        mine = [k for k in kv.info(section) if not k.startswith("kvstore_")]
+        theirs = list(ref.info(section))
+        assert mine == theirs, section
+    kv.set("x", "y")
+    stats = kv.info("stats")
+    assert stats["total_net_input_bytes"] > 0 and stats["total_net_output_bytes"] > 0
