@@ -106,6 +106,7 @@ class Server:
         self.primary = Primary(self)
         self.replica = None          # the ReplicaLink while this node follows a primary
         self.node_id = self._load_node_id(directory)
+        self._remove_stale_transfer_files(directory)
         self.upstream_ids = []       # node ids of our primary and those above it (cycles)
         self.clients = {}
         self._next_client_id = 0
@@ -325,6 +326,19 @@ class Server:
             os.fsync(f.fileno())
         os.rename(tmp, path)
         return node_id
+
+    def _remove_stale_transfer_files(self, directory):
+        """Snapshot and transfer files a crash left in `dir` (never needed after a restart:
+        a new sync makes new ones)."""
+        for name in os.listdir(directory):
+            if (name.startswith("temp-") and (name.endswith((".rdb", ".mdb"))
+                                              or ".tmp-" in name)) \
+                    or (name.startswith(self.cfg.dbfilename + ".tmp-")):
+                try:
+                    os.unlink(os.path.join(directory, name))
+                    log.info("Removed a stale transfer file: %s", name)
+                except OSError:
+                    pass
 
     def _start_replication_state(self):
         """A primary that restarts keeps its log but starts a new history id, remembering the
@@ -802,6 +816,9 @@ class Server:
                 sock.close()
             except OSError:
                 pass
+        if self.replica is not None:
+            self.replica.stop()              # what it applied is committed; it resumes there
+        self.primary.shutdown()
         # Commands already handed to the writer commit and reply first.
         try:
             self.writer.call(lambda ks: None)

@@ -55,6 +55,7 @@ SYS_COUNTS_PREFIX = b"counts:"
 
 ENV_DIRNAME = "kvstore.lmdb"
 OLD_SUFFIX = ".old"
+INCOMING_SUFFIX = ".incoming"
 
 
 def iter_log_table(txn, log_db, from_offset):
@@ -103,6 +104,8 @@ class Storage:
             os.rename(old, self.path)        # a crash in the middle of replace_environment
         elif os.path.exists(old):
             shutil.rmtree(old, ignore_errors=True)
+        # A native full sync cut off before its swap: the partial copy is garbage.
+        shutil.rmtree(self.path + INCOMING_SUFFIX, ignore_errors=True)
         os.makedirs(self.path, exist_ok=True)
         self._open()
         self._size_cache = (0.0, 0)

@@ -89,6 +89,7 @@ class SnapshotJob:
         self.size = 0
         self.users = 0
         self.mark = None
+        self.proc = None
 
 
 class FanOut:
@@ -458,8 +459,8 @@ class Primary:
             cmd = helper_command(self.storage, self.cfg, job.format, job.path or "-")
             log.log(NOTICE, "Starting %s snapshot (%s) for %d replica(s)", job.format,
                      "diskless" if job.diskless else "disk", len(job.links))
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=helper_env())
+            proc = job.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                               stderr=subprocess.PIPE, env=helper_env())
             stderr_reader = gevent.spawn(proc.stderr.read)
             head = proc.stdout.readline().split()
             if len(head) != 5 or head[0] != b"KVSNAP":
@@ -624,6 +625,18 @@ class Primary:
             g.kill(block=False)
         ev, self.ack_event = self.ack_event, Event()
         ev.set()
+
+    def shutdown(self):
+        """Server shutdown: stop snapshot helpers and remove their staged files."""
+        for job in list(self.jobs):
+            proc = job.proc
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+            if job.path:
+                try:
+                    os.unlink(job.path)
+                except OSError:
+                    pass
 
     def disconnect_all(self, reason):
         for link in list(self.links):

@@ -499,9 +499,10 @@ class ReplicaLink:
         """A native snapshot (another kvstore's compacted LMDB environment, consistent at
         `offset`): validate it, then make it this node's environment in one step."""
         import lmdb
-        from kvstore.storage import ENV_DIRNAME, SYS_REPL, SYS_REPL_IDS, _REPL, _REPL_IDS
+        from kvstore.storage import (INCOMING_SUFFIX, SYS_REPL, SYS_REPL_IDS, _REPL,
+                                     _REPL_IDS)
         t0 = time.monotonic()
-        incoming = os.path.join(self.storage.directory, ENV_DIRNAME + ".incoming")
+        incoming = self.storage.path + INCOMING_SUFFIX
         if os.path.exists(incoming):
             shutil.rmtree(incoming)
         os.makedirs(incoming)

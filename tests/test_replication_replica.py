@@ -543,3 +543,15 @@ def test_diskless_load_bad_mark_keeps_data(make_server):
         assert digest(rc) == before and rc.get("k") is None
     finally:
         fake.close()
+
+
+def test_stale_transfer_files_are_removed_at_start(make_server):
+    s = make_server("kvstore")
+    for name in ("temp-1700000000.123.rdb", "temp-repl-9-1.mdb", "temp-repl-9-2.rdb.tmp-77",
+                 "dump.rdb.tmp-12", "keep-me.rdb"):
+        with open(os.path.join(s.dir, name), "w") as f:
+            f.write("x")
+    os.makedirs(os.path.join(s.dir, "kvstore.lmdb.incoming"))
+    s.start()
+    assert sorted(n for n in os.listdir(s.dir) if n not in ("kvstore-node.id", "server.log",
+                                                             "kvstore.lmdb")) == ["keep-me.rdb"]
