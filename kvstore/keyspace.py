@@ -347,13 +347,24 @@ def score_from_sortable(b):
     return struct.unpack(">d", struct.pack(">Q", bits))[0]
 
 
-class ZSetValue:
-    """A sorted set on two element records per member: `<keyid>m<member>` -> score and the
-    score index `<keyid>s<sortable score><member>`, ordered like Redis's skiplist (score, then
-    member bytes). Score lookups and updates are O(log n); ranges walk the index from the
-    first match (O(log n + m)); ranks count from the nearer end."""
+ZSET_BLOCK = 256                 # index entries per rank block (between 1 and 2x this)
+_ZSET_COUNTED = b"\x01"          # a zset's `extra`: it keeps rank blocks
 
-    __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send")
+
+class ZSetValue:
+    """A sorted set on element records: `<keyid>m<member>` -> score and the score index
+    `<keyid>s<sortable score><member>`, ordered like Redis's skiplist (score, then member
+    bytes). Score lookups and updates are O(log n); ranges walk the index from the first match
+    (O(log n + m)).
+
+    Ranks: the index is cut into consecutive blocks of ZSET_BLOCK to 2 x ZSET_BLOCK entries,
+    each recorded as `<keyid>c<its first index entry>` -> u32 entry count, kept up to date by
+    `set`/`remove` (split when too big, merged into the previous block when small). A rank is
+    then the counts of the blocks before plus a walk inside one block, and the entry at a
+    rank is found the same way: O(n / ZSET_BLOCK + ZSET_BLOCK) cursor steps instead of O(n).
+    Zsets written before blocks existed (no `_ZSET_COUNTED` mark) walk the index instead."""
+
+    __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send", "chead", "counted")
 
     def __init__(self, coll):
         self.coll = coll
@@ -362,6 +373,8 @@ class ZSetValue:
         self.mhead = coll.head + b"m"
         self.shead = coll.head + b"s"
         self.send = coll.head + b"t"
+        self.chead = coll.head + b"c"
+        self.counted = coll.extra == _ZSET_COUNTED
 
     @classmethod
     def open(cls, ks, key, prefix=None):
@@ -370,7 +383,7 @@ class ZSetValue:
 
     @classmethod
     def create(cls, ks, key, prefix=None):
-        return cls(Collection.create(ks, key, TYPE_ZSET, prefix))
+        return cls(Collection.create(ks, key, TYPE_ZSET, prefix, extra=_ZSET_COUNTED))
 
     @classmethod
     def open_or_create(cls, ks, key):
@@ -397,7 +410,12 @@ class ZSetValue:
         sub = self._sub(member)
         txn = self.txn
         if old is not None:
-            txn.delete(self.shead + sortable_score(old) + sub, db=self.elems)
+            if old == score:
+                return                        # same index entry, same score record
+            ikey = sortable_score(old) + sub
+            txn.delete(self.shead + ikey, db=self.elems)
+            if self.counted:
+                self._block_removed(ikey)
         else:
             self.coll.size += 1
             n = len(member)
@@ -405,8 +423,10 @@ class ZSetValue:
                 self.coll.max_len = n
         txn.put(self.mhead + sub, encode_element_value(member, _SCORE.pack(score)),
                 db=self.elems)
-        txn.put(self.shead + sortable_score(score) + sub, encode_element_value(member, b""),
-                db=self.elems)
+        ikey = sortable_score(score) + sub
+        txn.put(self.shead + ikey, encode_element_value(member, b""), db=self.elems)
+        if self.counted:
+            self._block_added(ikey)
 
     def remove(self, member, score=None):
         if score is None:
@@ -414,10 +434,141 @@ class ZSetValue:
             if score is None:
                 return False
         sub = self._sub(member)
+        ikey = sortable_score(score) + sub
         self.txn.delete(self.mhead + sub, db=self.elems)
-        self.txn.delete(self.shead + sortable_score(score) + sub, db=self.elems)
+        self.txn.delete(self.shead + ikey, db=self.elems)
+        if self.counted:
+            self._block_removed(ikey)
         self.coll.size -= 1
         return True
+
+    # ---- rank blocks -------------------------------------------------------------------------
+    def _floor_block(self, ikey):
+        """[first index key, count] of the block holding index key `ikey`, or None when it
+        comes before every block."""
+        cur = self.txn.cursor(db=self.elems)
+        target = self.chead + ikey
+        n = len(self.chead)
+        if cur.set_range(target):
+            if cur.key() == target:
+                return [ikey, _U32LE.unpack(cur.value())[0]]
+            if not cur.prev():
+                return None
+        elif not cur.last():
+            return None
+        k = cur.key()
+        if k[:n] != self.chead:
+            return None
+        return [bytes(k[n:]), _U32LE.unpack(cur.value())[0]]
+
+    def _blocks(self):
+        """[first index key, count] of every block, in order."""
+        cur = self.txn.cursor(db=self.elems)
+        n = len(self.chead)
+        if not cur.set_range(self.chead):
+            return
+        for k, v in cur:
+            if k[:n] != self.chead:
+                return
+            yield bytes(k[n:]), _U32LE.unpack(v)[0]
+
+    def _put_block(self, first, count):
+        self.txn.put(self.chead + first, _U32LE.pack(count), db=self.elems)
+
+    def _block_added(self, ikey):
+        """Index entry `ikey` was inserted."""
+        blk = self._floor_block(ikey)
+        if blk is None:
+            # A new smallest entry: it becomes the first block's first entry.
+            first = next(self._blocks(), None)
+            if first is None:
+                self._put_block(ikey, 1)
+                return
+            self.txn.delete(self.chead + first[0], db=self.elems)
+            blk = [ikey, first[1]]
+        blk[1] += 1
+        if blk[1] <= 2 * ZSET_BLOCK:
+            self._put_block(blk[0], blk[1])
+            return
+        # Split: the second half starts ZSET_BLOCK entries in.
+        cur = self.txn.cursor(db=self.elems)
+        cur.set_key(self.shead + blk[0])
+        for _ in range(ZSET_BLOCK):
+            cur.next()
+        mid = bytes(cur.key()[len(self.shead):])
+        self._put_block(blk[0], ZSET_BLOCK)
+        self._put_block(mid, blk[1] - ZSET_BLOCK)
+
+    def _block_removed(self, ikey):
+        """Index entry `ikey` was deleted."""
+        blk = self._floor_block(ikey)
+        if blk is None:
+            return
+        first, count = blk[0], blk[1] - 1
+        txn = self.txn
+        if count == 0:
+            txn.delete(self.chead + first, db=self.elems)
+            return
+        if first == ikey:
+            # The block's first entry went: the next index entry (still in this block, which
+            # is not empty) becomes its first.
+            cur = txn.cursor(db=self.elems)
+            cur.set_range(self.shead + ikey)
+            txn.delete(self.chead + first, db=self.elems)
+            first = bytes(cur.key()[len(self.shead):])
+        if count < ZSET_BLOCK // 4:
+            cur = txn.cursor(db=self.elems)
+            cur.set_range(self.chead + first)
+            if cur.key() == self.chead + first and cur.prev() and \
+                    cur.key()[:len(self.chead)] == self.chead:
+                prev_count = _U32LE.unpack(cur.value())[0]
+                if prev_count + count <= 2 * ZSET_BLOCK:
+                    prev_first = bytes(cur.key()[len(self.chead):])
+                    txn.delete(self.chead + first, db=self.elems)
+                    self._put_block(prev_first, prev_count + count)
+                    return
+        self._put_block(first, count)
+
+    def _index_rank(self, ikey):
+        """Rank of index key `ikey` (which exists) from the start."""
+        start = self.shead
+        before = 0
+        if self.counted:
+            blk = self._floor_block(ikey)
+            if blk is not None:
+                for first, count in self._blocks():
+                    if first == blk[0]:
+                        break
+                    before += count
+                start = self.shead + blk[0]
+        target = self.shead + ikey
+        cur = self.txn.cursor(db=self.elems)
+        if cur.set_range(start):
+            for k in cur.iternext(values=False):
+                if k == target:
+                    break
+                before += 1
+        return before
+
+    def key_at_rank(self, rank):
+        """The index key (full table key) of the entry at `rank` from the start."""
+        start = self.shead
+        if self.counted:
+            acc = 0
+            for first, count in self._blocks():
+                if acc + count > rank:
+                    start = self.shead + first
+                    rank -= acc
+                    break
+                acc += count
+        cur = self.txn.cursor(db=self.elems)
+        if not cur.set_range(start):
+            return None
+        for _ in range(rank):
+            if not cur.next():
+                return None
+        k = cur.key()
+        return bytes(k) if k[:len(self.shead)] == self.shead else None
 
     def _decode_index(self, k, v):
         score = score_from_sortable(k[len(self.shead):len(self.shead) + 8])
@@ -451,6 +602,16 @@ class ZSetValue:
                     return
                 yield self._decode_index(k, v)
 
+    def iterate_from_rank(self, rank, rev=False):
+        """(member, score) from the entry at `rank` (counted from the end when `rev`)."""
+        if not 0 <= rank < self.coll.size:
+            return iter(())
+        pos = self.coll.size - 1 - rank if rev else rank
+        key = self.key_at_rank(pos)
+        if key is None:
+            return iter(())
+        return self.iterate(rev=rev, start_key=key)
+
     def seek_score(self, score, exclusive, rev):
         """Index key to start a by-score walk at `score` (see iterate)."""
         s = sortable_score(score)
@@ -462,14 +623,7 @@ class ZSetValue:
         score = self.score(member)
         if score is None:
             return None
-        target = self.shead + sortable_score(score) + self._sub(member)
-        cur = self.txn.cursor(db=self.elems)
-        n = 0
-        if cur.set_range(self.shead):
-            for k in cur.iternext(values=False):
-                if k == target:
-                    break
-                n += 1
+        n = self._index_rank(sortable_score(score) + self._sub(member))
         return self.coll.size - 1 - n if rev else n
 
     def save(self, expire_ms=None, compact_limits=None):

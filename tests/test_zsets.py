@@ -73,3 +73,49 @@ def test_bzpopmin_served_by_zadd(kvstore_session, redis_ref):
         r = RawConn(port)
         assert r.call("BZPOPMAX", "nokey", "0.01") == b"*-1\r\n"
         r.close()
+
+
+def test_rank_blocks_stay_exact_under_random_churn(kv, ref):
+    """Ranks and rank ranges of a zset big enough to have many rank blocks (splits and
+    merges included) match Redis after thousands of random inserts, moves and removals."""
+    import random
+    rnd = random.Random(7)
+    for c in (kv, ref):
+        c.delete("big")
+    members = ["m%d" % i for i in range(4000)]
+    ops = []
+    for _ in range(12000):
+        m = rnd.choice(members)
+        r = rnd.random()
+        if r < 0.55:
+            ops.append(("ZADD", "big", rnd.randint(-50, 50) / 4, m))
+        elif r < 0.8:
+            ops.append(("ZREM", "big", m))
+        elif r < 0.95:
+            ops.append(("ZINCRBY", "big", rnd.randint(-3, 3), m))
+        else:
+            ops.append(("ZPOPMIN", "big", rnd.randint(1, 5)))
+    for c in (kv, ref):
+        pipe = c.pipeline(transaction=False)
+        for op in ops:
+            pipe.execute_command(*op)
+        pipe.execute()
+    ops.append(("ZREMRANGEBYRANK", "big", 100, 400))
+    for c in (kv, ref):
+        c.execute_command("ZREMRANGEBYRANK", "big", 100, 400)
+    size = ref.zcard("big")
+    assert kv.zcard("big") == size > 1000
+    for m in rnd.sample(members, 400):
+        assert kv.zrank("big", m) == ref.zrank("big", m), m
+        assert kv.zrevrank("big", m) == ref.zrevrank("big", m), m
+    for start in [0, 1, 255, 256, 511, 512, 513, size - 3, size - 1, size, size + 5] + \
+            rnd.sample(range(size), 40):
+        assert kv.zrange("big", start, start + 4, withscores=True) == \
+            ref.zrange("big", start, start + 4, withscores=True), start
+        assert kv.zrevrange("big", start, start + 4) == ref.zrevrange("big", start, start + 4)
+        assert kv.zrange("big", -start - 1, -1)[:3] == ref.zrange("big", -start - 1, -1)[:3]
+    # Emptying it through every path leaves nothing behind (blocks included).
+    assert kv.execute_command("ZREMRANGEBYRANK", "big", 0, -1) == size
+    assert kv.exists("big") == 0
+    kv.zadd("big", {"x": 1})
+    assert kv.zrank("big", "x") == 0 and kv.zrange("big", 0, -1) == [b"x"]

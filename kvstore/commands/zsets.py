@@ -150,11 +150,11 @@ def range_by_rank(z, start, stop, rev=False):
     if stop >= size:
         stop = size - 1
     out = []
-    for i, pair in enumerate(z.iterate(rev=rev)):
-        if i > stop:
+    want = stop - start + 1
+    for pair in z.iterate_from_rank(start, rev=rev):
+        out.append(pair)
+        if len(out) >= want:
             break
-        if i >= start:
-            out.append(pair)
     return out
 
 
