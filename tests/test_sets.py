@@ -1,6 +1,7 @@
 """Sets beyond the differential scenarios: big sets (SSCAN paging, encoding), DUMP/RESTORE with
 Redis both ways (intset and hashtable), DEBUG DIGEST, SPOP's propagated effects."""
 
+from tests.conftest import RawConn
 from tests.test_effects_log import _log_after
 
 
@@ -51,3 +52,22 @@ def test_spop_propagates_srem_or_del(make_server):
     assert log[1][:2] == [b"SREM", b"s"] and sorted(log[1][2:]) == sorted(three)
     assert log[2] == [b"DEL", b"s"]
     assert c.exists("s") == 0
+
+
+def test_intset_replies_come_in_redis_order(kv, ref):
+    """A set Redis holds as an intset replies in ascending numeric order (SMEMBERS and the
+    SINTER/SUNION/SDIFF of such sets); byte order would put 10 before 2."""
+    for c in (kv, ref):
+        c.sadd("i1", 10, 2, -7, 100, 3)
+        c.sadd("i2", 3, 2, 55, 10)
+        c.sadd("mixed", "b", 2, "a")
+    k = RawConn(kv.connection_pool.connection_kwargs["port"])
+    r = RawConn(ref.connection_pool.connection_kwargs["port"])
+    for args in (("SMEMBERS", "i1"), ("SINTER", "i1", "i2"), ("SUNION", "i1", "i2"),
+                 ("SDIFF", "i1", "i2")):
+        assert k.call(*args) == r.call(*args), args
+    assert k.call("SMEMBERS", "i1") == \
+        b"*5\r\n$2\r\n-7\r\n$1\r\n2\r\n$1\r\n3\r\n$2\r\n10\r\n$3\r\n100\r\n"
+    assert sorted(kv.smembers("mixed")) == [b"2", b"a", b"b"]
+    k.close()
+    r.close()

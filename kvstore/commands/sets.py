@@ -34,7 +34,29 @@ def _add(s, member):
 
 def _members(ks, key):
     s = _open(ks, key)
-    return [] if s is None else [m for m, _ in s.items()]
+    if s is None:
+        return []
+    members = [m for m, _ in s.items()]
+    return members if s.big else _ascending_ints(members)
+
+
+def _ascending_ints(members):
+    """Members of an intset in Redis's order: ascending by value (Redis keeps a set of at most
+    set-max-intset-entries integers as a sorted intset and replies in that order; other sets
+    come in hash-table order, which no client can rely on)."""
+    try:
+        return [m for _, m in sorted((int(m), m) for m in members)]
+    except ValueError:                       # (not an intset after all: leave the order)
+        return members
+
+
+def _intset_order(ks, members):
+    """A computed set (SINTER/SUNION/SDIFF) in Redis's reply order: ascending when Redis
+    would hold it as an intset."""
+    if len(members) <= ks.storage.cfg.set_max_intset_entries and \
+            all(strict_int(m) is not None for m in members):
+        return _ascending_ints(members)
+    return members
 
 
 def _save(s, client):
@@ -225,6 +247,10 @@ def _algebra(ks, keys, op):
     return _ALGEBRA[op](_inputs(ks, keys))
 
 
+def _algebra_reply(ks, keys, op):
+    return SetReply(_intset_order(ks, _algebra(ks, keys, op)))
+
+
 def _store(ks, client, args, op):
     dst = args[1]
     result = _algebra(ks, args[2:], op)
@@ -243,17 +269,17 @@ def _store(ks, client, args, op):
 
 @command("sinter", -2, "readonly", 1, -1, 1, group="set", summary="Intersect multiple sets")
 def sinter(ks, client, args):
-    return SetReply(_algebra(ks, args[1:], "inter"))
+    return _algebra_reply(ks, args[1:], "inter")
 
 
 @command("sunion", -2, "readonly", 1, -1, 1, group="set", summary="Add multiple sets")
 def sunion(ks, client, args):
-    return SetReply(_algebra(ks, args[1:], "union"))
+    return _algebra_reply(ks, args[1:], "union")
 
 
 @command("sdiff", -2, "readonly", 1, -1, 1, group="set", summary="Subtract multiple sets")
 def sdiff(ks, client, args):
-    return SetReply(_algebra(ks, args[1:], "diff"))
+    return _algebra_reply(ks, args[1:], "diff")
 
 
 @command("sinterstore", -3, "write denyoom", 1, -1, 1, group="set",
