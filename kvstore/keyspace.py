@@ -130,7 +130,7 @@ class Collection:
     """
 
     __slots__ = ("ks", "key", "prefix", "rec", "type_code", "keyid", "size", "head", "big",
-                 "elems", "max_len", "extra")
+                 "elems", "max_len", "extra", "order")
 
     def __init__(self, ks, key, rec, prefix):
         self.ks = ks
@@ -145,6 +145,7 @@ class Collection:
         self.head = _U64BE.pack(self.keyid)
         self.elems = ks.storage.elems_db
         self.max_len = 0             # longest element name/value written by this command
+        self.order = None            # a small hash's field names in insertion order (loaded)
 
     @classmethod
     def open(cls, ks, key, type_code, prefix=None):
@@ -184,21 +185,51 @@ class Collection:
         n = len(name) if len(name) > len(value) else len(value)
         if n > self.max_len:
             self.max_len = n
+        order = self._hash_order()           # (loaded before the element changes)
         old = self.ks.txn.replace(self._sub(name), encode_element_value(name, value),
                                   db=self.elems)
         if old is None:
             self.size += 1
+            if order is not None:
+                order.append(name)
             return True
         return False
 
     def delete(self, name):
+        order = self._hash_order()
         if self.ks.txn.delete(self._sub(name), db=self.elems):
             self.size -= 1
+            if order is not None:
+                order.remove(name)
             return True
         return False
 
     def items(self):
-        return self.ks.elements(self.keyid)
+        """(name, value) of every element: a small hash's in insertion order (what Redis's
+        listpack gives), everything else in byte order."""
+        order = self._hash_order()
+        if order is None:
+            return self.ks.elements(self.keyid)
+        return [(name, self.get(name)) for name in order]
+
+    # A small hash keeps its field names in insertion order in the record's `extra`:
+    # _HASH_ORDER, then (u32 length, name) per field. Big hashes (Redis's hash table order,
+    # which nobody can rely on) and hashes from before keep none and list in byte order.
+    def _hash_order(self):
+        if self.type_code != TYPE_HASH or self.big:
+            return None
+        if self.order is None:
+            extra = self.extra
+            if extra[:1] == _HASH_ORDER:
+                names, pos = [], 1
+                while pos < len(extra):
+                    n = _U32LE.unpack_from(extra, pos)[0]
+                    names.append(extra[pos + 4:pos + 4 + n])
+                    pos += 4 + n
+                self.order = names
+            else:
+                self.order = [name for name, _ in self.ks.elements(self.keyid)]
+        return self.order
 
     def save(self, expire_ms=None, compact_limits=None):
         """Write the key record (size, encoding flag), or delete the key when empty."""
@@ -212,6 +243,12 @@ class Collection:
             max_entries, max_value = compact_limits
             if self.size > max_entries or self.max_len > max_value:
                 self.big = True
+        if self.type_code == TYPE_HASH:
+            if self.big:
+                self.extra = b""
+            elif self.order is not None:
+                self.extra = _HASH_ORDER + b"".join(
+                    _U32LE.pack(len(name)) + name for name in self.order)
         if expire_ms is None:
             expire_ms = record_expire(self.rec) if self.rec is not None else 0
         flags = self.type_code | (FLAG_RAW if self.big else 0)
@@ -221,6 +258,7 @@ class Collection:
         self.rec = rec
 
 
+_HASH_ORDER = b"\x02"                       # a small hash's extra: see Collection.items
 _LIST_HEAD = struct.Struct("<q")            # a list's extra: index of its first element
 _IDX = struct.Struct(">Q")
 _IDX_BIAS = 1 << 63                          # offset binary: signed indices sort as bytes
@@ -1032,7 +1070,7 @@ class Keyspace:
         if t == TYPE_STRING:
             return "string", bytes(rec[record_body_offset(rec):])
         if t == TYPE_HASH:
-            return "hash", list(self.elements(collection_keyid(rec)))
+            return "hash", list(Collection(self, b"", rec, self.prefix).items())
         if t == TYPE_SET:
             return "set", [m for m, _ in self.elements(collection_keyid(rec))]
         if t == TYPE_LIST:

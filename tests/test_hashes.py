@@ -135,3 +135,32 @@ def test_redis_py_resp3_client(kvstore_session):
     c.hset("h", mapping={"a": "1"})
     assert c.hgetall("h") == {b"a": b"1"}
     assert c.hincrbyfloat("h", "a", 0.5) == pytest.approx(1.5)
+
+
+def test_small_hash_replies_in_insertion_order(kv, ref):
+    """A hash Redis holds as a listpack lists its fields in insertion order (updates keep a
+    field's place, HDEL removes it, a re-added field goes last); kvstore matches it byte for
+    byte. A big hash (hash-table order in Redis) is compared as a set."""
+    script = [("HSET", "h", "zeta", "1", "alpha", "2", "mid", "3"), ("HSET", "h", "alpha", "9"),
+              ("HDEL", "h", "zeta"), ("HSETNX", "h", "beta", "4"), ("HINCRBY", "h", "aaa", "5"),
+              ("HSET", "h", "zeta", "6"), ("HINCRBYFLOAT", "h", "alpha", "0.5")]
+    k = RawConn(kv.connection_pool.connection_kwargs["port"])
+    r = RawConn(ref.connection_pool.connection_kwargs["port"])
+    for c in (k, r):
+        for cmd in script:
+            c.call(*cmd)
+    for args in (("HGETALL", "h"), ("HKEYS", "h"), ("HVALS", "h")):
+        assert k.call(*args) == r.call(*args), args
+    assert k.call("HKEYS", "h") == RawConn.encode(b"alpha", b"mid", b"beta", b"aaa", b"zeta")
+    # DUMP/RESTORE and COPY keep the order
+    k.call("COPY", "h", "h2")
+    assert k.call("HKEYS", "h2") == k.call("HKEYS", "h")
+    dump = kv.dump("h")
+    kv.restore("h3", 0, dump)
+    assert k.call("HKEYS", "h3") == k.call("HKEYS", "h")
+    # past hash-max-listpack-entries it is a hash table: any order, same contents
+    for c in (kv, ref):
+        c.hset("big", mapping={"f%d" % i: i for i in range(200)})
+    assert kv.hgetall("big") == ref.hgetall("big")
+    k.close()
+    r.close()

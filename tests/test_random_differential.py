@@ -76,8 +76,14 @@ COMMANDS = st.one_of(
 )
 
 
+# The hashes here stay small (Redis listpacks): their field order is insertion order, which
+# kvstore reproduces, so these replies are compared exactly.
+ORDERED_HERE = {b"HKEYS", b"HVALS", b"HGETALL"}
+
+
 def _run(conn, cmds):
-    return [_normalize([c[0].decode()], conn.call(*c)) for c in cmds]
+    return [conn.call(*c) if c[0] in ORDERED_HERE else _normalize([c[0].decode()], conn.call(*c))
+            for c in cmds]
 
 
 # derandomize: CI explores the same 800 sequences every run (a green run stays green); to hunt

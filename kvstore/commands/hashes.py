@@ -1,6 +1,7 @@
 """Hash commands, on per-field element records (keyspace.Collection): every field operation is
-O(log n) whatever the hash's size. Fields come back in byte order (Redis's order is its hash
-table's, which clients must not rely on)."""
+O(log n) whatever the hash's size. A small hash (what Redis keeps as a listpack) lists its
+fields in insertion order, as Redis does; a big one in byte order (Redis's order is then its
+hash table's, which clients must not rely on)."""
 
 import random
 
