@@ -71,3 +71,19 @@ def test_intset_replies_come_in_redis_order(kv, ref):
     assert sorted(kv.smembers("mixed")) == [b"2", b"a", b"b"]
     k.close()
     r.close()
+
+
+def test_scans_of_compact_collections_in_redis_order(kv, ref):
+    """HSCAN/SSCAN/ZSCAN of what Redis keeps compact (listpack hash, intset, listpack zset)
+    return everything at once, in Redis's order: insertion, ascending, by score."""
+    for c in (kv, ref):
+        c.hset("h", mapping={"z": 1, "a": 2, "m": 3})
+        c.sadd("s", 30, 4, -1, 200)
+        c.zadd("z", {"b": 3, "a": 1, "c": 2})
+    k = RawConn(kv.connection_pool.connection_kwargs["port"])
+    r = RawConn(ref.connection_pool.connection_kwargs["port"])
+    for args in (("HSCAN", "h", "0"), ("SSCAN", "s", "0"), ("ZSCAN", "z", "0"),
+                 ("HSCAN", "h", "0", "MATCH", "[am]"), ("ZSCAN", "z", "0", "COUNT", "1")):
+        assert k.call(*args) == r.call(*args), args
+    k.close()
+    r.close()

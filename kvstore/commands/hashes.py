@@ -7,7 +7,8 @@ import random
 
 from kvstore import errors
 from kvstore.commands import command
-from kvstore.commands.keys import parse_scan_cursor, parse_scan_options, scan_collection
+from kvstore.commands.keys import (parse_scan_cursor, parse_scan_options, scan_collection,
+                                   scan_compact)
 from kvstore.commands.strings import parse_int
 from kvstore.errors import CommandError
 from kvstore.keyspace import TYPE_HASH, Collection
@@ -238,4 +239,6 @@ def hscan(ks, client, args):
     coll = _open(ks, args[1])
     if coll is None:
         return [b"0", []]
+    if not coll.big:
+        return scan_compact(coll.items(), rx, True)           # insertion order
     return scan_collection(ks, client, coll, cid, count, rx, True)

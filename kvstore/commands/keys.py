@@ -253,6 +253,19 @@ def parse_scan_options(args, start, allow_type=False):
     return count, rx, want_type
 
 
+def scan_compact(items, rx, with_values):
+    """HSCAN/SSCAN/ZSCAN of a collection in Redis's compact encoding: everything at once,
+    cursor 0, in the order Redis keeps it (`items`: (name, reply value) in that order)."""
+    out = []
+    for name, value in items:
+        if rx is None or rx.match(name):
+            if with_values:
+                out.extend((name, value))
+            else:
+                out.append(name)
+    return [b"0", out]
+
+
 def scan_collection(ks, client, coll, cid, count, rx, with_values, sub_prefix=b"",
                     value_fn=None):
     """HSCAN/SSCAN/ZSCAN over a collection's element records whose sub key starts with

@@ -7,7 +7,8 @@ import random
 
 from kvstore import errors
 from kvstore.commands import command
-from kvstore.commands.keys import parse_scan_cursor, parse_scan_options, scan_collection
+from kvstore.commands.keys import (parse_scan_cursor, parse_scan_options, scan_collection,
+                                   scan_compact)
 from kvstore.errors import CommandError
 from kvstore.keyspace import TYPE_SET, Collection
 from kvstore.numbers import LLONG_MAX
@@ -333,4 +334,6 @@ def sscan(ks, client, args):
     coll = _open(ks, args[1])
     if coll is None:
         return [b"0", []]
+    if not coll.big:                                           # an intset: ascending
+        return scan_compact([(m, None) for m in _members(ks, args[1])], rx, False)
     return scan_collection(ks, client, coll, cid, count, rx, False)

@@ -7,7 +7,7 @@ import struct
 from kvstore import errors
 from kvstore.commands import command
 from kvstore.commands.keys import (parse_numkeys, parse_scan_cursor, parse_scan_options,
-                                   scan_collection)
+                                   scan_collection, scan_compact)
 from kvstore.commands.strings import parse_int
 from kvstore.errors import CommandError
 from kvstore.keyspace import TYPE_SET, TYPE_ZSET, Collection, ZSetValue
@@ -591,6 +591,8 @@ def zscan(ks, client, args):
     z = _open(ks, args[1])
     if z is None:
         return [b"0", []]
+    if not z.coll.big:                                         # a listpack: by score
+        return scan_compact([(m, format_double(sc)) for m, sc in z.iterate()], rx, True)
     return scan_collection(ks, client, z.coll, cid, count, rx, True, sub_prefix=b"m",
                            value_fn=lambda v: format_double(struct.unpack("<d", v[-8:])[0]))
 
