@@ -366,7 +366,6 @@ class Writer:
         A command that fails is logged and skipped, as Redis does (its bytes still count).
         Returns the number of failed commands."""
         batch = ks.batch
-        env = self.storage.env
         stats = self.server.stats
         failed = 0
         saved = ks.hide_expired, ks.delete_expired
@@ -380,26 +379,8 @@ class Writer:
                 elif cmd.conn:
                     pass                          # MULTI/EXEC framing: the unit is the batch
                 elif cmd.is_write:
-                    sub = env.begin(write=True, parent=txn)
-                    ks.txn = sub
-                    ks.begin_command(client.db)
                     t0 = perf_counter()
-                    try:
-                        reply = cmd.handler(ks, client, args)
-                        sub.commit()
-                        ks.end_command()
-                    except CommandError as e:
-                        sub.abort()
-                        reply = e.with_traceback(None)
-                    except lmdb.MapFullError:
-                        sub.abort()
-                        raise
-                    except Exception:
-                        sub.abort()
-                        log.exception("internal error applying %s from the primary",
-                                      cmd.full_name)
-                        reply = CommandError("ERR internal error")
-                    ks.txn = txn
+                    reply = self._run_write(ks, txn, client, cmd, args)
                     stats.record(client, cmd, args, int((perf_counter() - t0) * 1000000),
                                  reply)
                 else:
@@ -418,6 +399,32 @@ class Writer:
         finally:
             ks.hide_expired, ks.delete_expired = saved
         return failed
+
+    def _run_write(self, ks, txn, client, cmd, args, unit=None):
+        """Run write command `cmd` in a nested transaction of `txn`: on success its staged
+        changes merge into the batch (effects into `unit` when given); on an error reply or a
+        bug only it is rolled back. Returns the reply; lmdb.MapFullError propagates (after
+        the rollback) for the caller to decide."""
+        sub = ks.storage.env.begin(write=True, parent=txn)
+        ks.txn = sub
+        ks.begin_command(client.db)
+        try:
+            reply = cmd.handler(ks, client, args)
+            sub.commit()
+            ks.end_command(unit)
+        except CommandError as e:
+            sub.abort()
+            reply = e.with_traceback(None)
+        except lmdb.MapFullError:
+            sub.abort()
+            raise
+        except Exception:
+            sub.abort()
+            log.exception("internal error in %s", cmd.full_name)
+            reply = CommandError("ERR internal error while running '%s'" % cmd.full_name)
+        finally:
+            ks.txn = txn
+        return reply
 
     def _exec_one(self, ks, txn, client, cmd, args, over_quota, no_replicas, read_only,
                   unit=None):
@@ -441,25 +448,11 @@ class Writer:
             if read_only and cmd.writes_data:
                 stats.rejected(cmd, errors.READONLY_REPLICA)
                 return _READONLY_BYTES
-            sub = ks.storage.env.begin(write=True, parent=txn)
-            ks.txn = sub
-            ks.begin_command(client.db)
             try:
-                reply = cmd.handler(ks, client, args)
-                sub.commit()
-                ks.end_command(unit)
-            except CommandError as e:
-                sub.abort()
-                reply = e.with_traceback(None)
+                reply = self._run_write(ks, txn, client, cmd, args, unit)
             except lmdb.MapFullError:
-                sub.abort()
                 log.warning("storage map full: refused %s", cmd.full_name)
                 reply = _OOM
-            except Exception:
-                sub.abort()
-                log.exception("internal error in %s", cmd.full_name)
-                reply = CommandError("ERR internal error while running '%s'" % cmd.full_name)
-            ks.txn = txn
             if ks.ready and self.blocking.by_key:
                 self.blocking.serve(ks, txn, list(ks.ready))
         else:

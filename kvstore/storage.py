@@ -58,6 +58,42 @@ OLD_SUFFIX = ".old"
 INCOMING_SUFFIX = ".incoming"
 
 
+# ---- sys record readers: the one place that decodes them (also used on another node's
+# environment: snapshot helpers, a received native snapshot) ----------------------------------
+def _u32_list(raw):
+    return [_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)] if raw else []
+
+
+def read_dbmap(txn, sys_db):
+    """Physical db ids of the logical databases (empty for a new environment)."""
+    return _u32_list(txn.get(SYS_DBMAP, db=sys_db))
+
+
+def read_repl_position(txn, sys_db):
+    """(end offset of the log, db selected at that point of the stream; -1 = none yet)."""
+    raw = txn.get(SYS_REPL, db=sys_db)
+    return _REPL.unpack(raw) if raw else (0, -1)
+
+
+def read_repl_ids(txn, sys_db):
+    """(replid, replid2, second_repl_offset), or None before the first start."""
+    raw = txn.get(SYS_REPL_IDS, db=sys_db)
+    if not raw:
+        return None
+    a, b, second = _REPL_IDS.unpack(raw)
+    return a.decode(), b.decode(), second
+
+
+def count_keys(txn, sys_db, dbmap):
+    """Keys in the logical databases `dbmap` (from the counters)."""
+    total = 0
+    for pdb in dbmap:
+        raw = txn.get(SYS_COUNTS_PREFIX + _U32.pack(pdb), db=sys_db)
+        if raw is not None:
+            total += _COUNTS.unpack(raw)[0]
+    return total
+
+
 def iter_log_table(txn, log_db, from_offset):
     """See Storage.iter_log; usable on any environment holding a kvstore `log` table."""
     cur = txn.cursor(db=log_db)
@@ -161,8 +197,7 @@ class Storage:
     # ---- sys state ---------------------------------------------------------------------------
     def _load_sys(self):
         with self.env.begin(write=True) as txn:
-            raw = txn.get(SYS_DBMAP, db=self.sys_db)
-            dbmap = [_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)] if raw else []
+            dbmap = read_dbmap(txn, self.sys_db)
             raw = txn.get(SYS_NEXT_PDB, db=self.sys_db)
             next_pdb = _U32.unpack(raw)[0] if raw else 0
             while len(dbmap) < self.databases:
@@ -172,25 +207,21 @@ class Storage:
             txn.put(SYS_NEXT_PDB, _U32.pack(next_pdb), db=self.sys_db)
             raw = txn.get(SYS_NEXT_KEYID, db=self.sys_db)
             self.next_keyid = _U64.unpack(raw)[0] if raw else 1
-            raw = txn.get(SYS_REPL, db=self.sys_db)
-            self.repl_offset, self.log_stream_db = _REPL.unpack(raw) if raw else (0, -1)
-            raw = txn.get(SYS_REPL_IDS, db=self.sys_db)
-            if raw:
-                a, b, self.second_offset = _REPL_IDS.unpack(raw)
-                self.replid, self.replid2 = a.decode(), b.decode()
+            self.repl_offset, self.log_stream_db = read_repl_position(txn, self.sys_db)
+            ids = read_repl_ids(txn, self.sys_db)
+            if ids is not None:
+                self.replid, self.replid2, self.second_offset = ids
             else:
                 self.replid, self.replid2, self.second_offset = new_replid(), NO_REPLID, -1
                 txn.put(SYS_REPL_IDS, self._pack_ids(self.replid, NO_REPLID, -1),
                         db=self.sys_db)
             raw = txn.get(SYS_LASTSAVE, db=self.sys_db)
             self.lastsave = _U64.unpack(raw)[0] if raw else int(time.time())
-            raw = txn.get(SYS_RECLAIM, db=self.sys_db)
-            self.reclaim = ([_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)]
-                            if raw else [])
-            raw = txn.get(SYS_STAGING, db=self.sys_db)
-            if raw:
+            self.reclaim = _u32_list(txn.get(SYS_RECLAIM, db=self.sys_db))
+            staging = _u32_list(txn.get(SYS_STAGING, db=self.sys_db))
+            if staging:
                 # A full sync was cut off while loading: its staging dbs are garbage.
-                self.reclaim.extend(_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4))
+                self.reclaim.extend(staging)
                 txn.put(SYS_RECLAIM, b"".join(_U32.pack(p) for p in self.reclaim),
                         db=self.sys_db)
                 txn.delete(SYS_STAGING, db=self.sys_db)

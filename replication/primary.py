@@ -70,6 +70,14 @@ class ReplicaLink:
         return "%s:%s" % (self.ip, self.port)
 
 
+def _held_from(link):
+    """The first log byte `link` may still need: what it has not been sent, or for an online
+    replica that ACKs, what it has not acknowledged (bytes in socket buffers die with it)."""
+    if link.legacy or link.state != "online":
+        return link.need_from
+    return min(link.need_from, link.ack_off + 1)
+
+
 class SnapshotJob:
     """One helper process producing one snapshot, shared by the replicas attached to it."""
 
@@ -88,7 +96,6 @@ class SnapshotJob:
         self.path = None
         self.size = 0
         self.users = 0
-        self.mark = None
         self.proc = None
 
 
@@ -223,9 +230,7 @@ class Primary:
 
     def log_floor(self):
         """The first log offset some replica or running full sync still needs (None = none)."""
-        holds = [link.need_from if link.legacy or link.state != "online"
-                 else min(link.need_from, link.ack_off + 1)
-                 for link in self.links if link.need_from is not None]
+        holds = [_held_from(link) for link in self.links if link.need_from is not None]
         holds.extend(job.hold for job in self.jobs)
         return min(holds) if holds else None
 
@@ -233,9 +238,7 @@ class Primary:
         """Drop replicas holding more than `cap` bytes of log (they will full-sync)."""
         end = self.storage.repl_offset + 1
         for link in list(self.links):
-            need = link.need_from
-            if need is not None and link.state == "online" and not link.legacy:
-                need = min(need, link.ack_off + 1)
+            need = _held_from(link) if link.need_from is not None else None
             if need is not None and end - need > cap:
                 self._drop(link, "it is %d bytes behind, more than the log may hold for it "
                                  "(2 x repl-log-max-size)" % (end - need))
@@ -602,7 +605,7 @@ class Primary:
     def _link_failed(self, link, exc):
         if link.closed:
             return
-        if isinstance(exc, (OSError, ConnectionError)) or exc.__class__.__name__ == "timeout":
+        if isinstance(exc, OSError):             # (socket timeouts and resets included)
             reason = "connection lost (%s)" % (exc or exc.__class__.__name__)
         else:
             reason = str(exc) or exc.__class__.__name__

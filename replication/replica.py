@@ -408,73 +408,64 @@ class ReplicaLink:
         keepalive = gevent.spawn(self._keepalive)
         t0 = time.monotonic()
         try:
-            def allocate(ks):
-                b = ks.batch
-                staging = list(range(b.next_pdb, b.next_pdb + databases))
-                b.next_pdb += databases
-                b.staging = staging
-                return staging
-            staging = writer.call(allocate)
-        except BaseException:
-            keepalive.kill(block=False)
-            raise
-        try:
-            prefixes = [pdb.to_bytes(4, "big") for pdb in staging]
-            stream_db = 0
-            loaded = 0
+            staging = writer.call(_staging_allocator(databases))
             try:
-                reader = RdbReader(f)
-                if isinstance(f, SocketPayload):
-                    f.rdb = reader
-                events = iter(reader)
-                done = False
-                while not done:
-                    chunk = []
-                    for ev in events:
-                        if ev[0] == "key":
-                            if ev[1] >= databases:
-                                raise LinkError("the snapshot has a key in db %d, but "
-                                                "databases is %d" % (ev[1], databases))
-                            chunk.append(ev)
-                            if len(chunk) >= LOAD_KEYS_PER_CALL:
-                                break
-                        elif ev[0] == "aux" and ev[1] == b"repl-stream-db":
-                            stream_db = int(ev[2])
-                        elif ev[0] == "end":
-                            if not ev[1]:
-                                raise LinkError("bad snapshot from the primary: wrong "
-                                                "checksum")
-                            done = True
-                            break
-                    else:
-                        raise LinkError("the snapshot ended without its EOF opcode")
-                    if chunk:
-                        loaded += writer.call(_loader(chunk, prefixes))
-                    gevent.sleep(0)
-            except RdbError as e:
-                raise LinkError("bad snapshot from the primary: %s" % e) from None
-            if isinstance(f, SocketPayload):
-                f.finish()                       # the mark / exact length, before the swap
-            if not 0 <= stream_db < databases:
+                prefixes = [pdb.to_bytes(4, "big") for pdb in staging]
                 stream_db = 0
-            if loaded == 0:
-                self._check_empty_allowed(replid)
+                loaded = 0
+                try:
+                    reader = RdbReader(f)
+                    if isinstance(f, SocketPayload):
+                        f.rdb = reader
+                    events = iter(reader)
+                    done = False
+                    while not done:
+                        chunk = []
+                        for ev in events:
+                            if ev[0] == "key":
+                                if ev[1] >= databases:
+                                    raise LinkError("the snapshot has a key in db %d, but "
+                                                    "databases is %d" % (ev[1], databases))
+                                chunk.append(ev)
+                                if len(chunk) >= LOAD_KEYS_PER_CALL:
+                                    break
+                            elif ev[0] == "aux" and ev[1] == b"repl-stream-db":
+                                stream_db = int(ev[2])
+                            elif ev[0] == "end":
+                                if not ev[1]:
+                                    raise LinkError("bad snapshot from the primary: wrong "
+                                                    "checksum")
+                                done = True
+                                break
+                        else:
+                            raise LinkError("the snapshot ended without its EOF opcode")
+                        if chunk:
+                            loaded += writer.call(_loader(chunk, prefixes))
+                        gevent.sleep(0)
+                except RdbError as e:
+                    raise LinkError("bad snapshot from the primary: %s" % e) from None
+                if isinstance(f, SocketPayload):
+                    f.finish()                       # the mark / exact length, before the swap
+                if not 0 <= stream_db < databases:
+                    stream_db = 0
+                if loaded == 0:
+                    self._check_empty_allowed(replid)
 
-            def swap(ks):
-                b = ks.batch
-                old = list(b.current_dbmap())
-                b.dbmap = list(staging)
-                b.reclaim = list(b.reclaim if b.reclaim is not None else ks.storage.reclaim)
-                b.reclaim.extend(old)
-                b.staging = []
-                b.repl_reset = (offset, stream_db)
-                b.stream_db = stream_db
-                b.repl_ids = (replid, NO_REPLID, -1)
-                ks.touched.extend((pdb, None) for pdb in old)
-            writer.call(swap)
-        except BaseException:
-            writer.call(_discard_staging)
-            raise
+                def swap(ks):
+                    b = ks.batch
+                    old = list(b.current_dbmap())
+                    b.dbmap = list(staging)
+                    b.reclaim = list(b.reclaim if b.reclaim is not None else ks.storage.reclaim)
+                    b.reclaim.extend(old)
+                    b.staging = []
+                    b.repl_reset = (offset, stream_db)
+                    b.stream_db = stream_db
+                    b.repl_ids = (replid, NO_REPLID, -1)
+                    ks.touched.extend((pdb, None) for pdb in old)
+                writer.call(swap)
+            except BaseException:
+                writer.call(_discard_staging)
+                raise
         finally:
             keepalive.kill(block=False)
         server.after_flush()
@@ -499,8 +490,8 @@ class ReplicaLink:
         """A native snapshot (another kvstore's compacted LMDB environment, consistent at
         `offset`): validate it, then make it this node's environment in one step."""
         import lmdb
-        from kvstore.storage import (INCOMING_SUFFIX, SYS_REPL, SYS_REPL_IDS, _REPL,
-                                     _REPL_IDS)
+        from kvstore.storage import (INCOMING_SUFFIX, count_keys, read_dbmap,
+                                     read_repl_ids, read_repl_position)
         t0 = time.monotonic()
         incoming = self.storage.path + INCOMING_SUFFIX
         if os.path.exists(incoming):
@@ -512,10 +503,9 @@ class ReplicaLink:
             try:
                 with env.begin() as txn:
                     sys_db = env.open_db(b"sys", txn=txn, create=False)
-                    raw = txn.get(SYS_REPL, db=sys_db)
-                    got_off = _REPL.unpack(raw)[0] if raw else 0   # (nothing logged yet)
-                    empty = _native_is_empty(txn, sys_db)
-                    got_id = _REPL_IDS.unpack(txn.get(SYS_REPL_IDS, db=sys_db))[0].decode()
+                    got_off = read_repl_position(txn, sys_db)[0]
+                    got_id = read_repl_ids(txn, sys_db)[0]        # (None: TypeError)
+                    empty = count_keys(txn, sys_db, read_dbmap(txn, sys_db)) == 0
             finally:
                 env.close()
         except (lmdb.Error, TypeError, KeyError, ValueError) as e:
@@ -670,6 +660,18 @@ class ReplicaLink:
         return [b"slave", self.host.encode(), self.port, state, off]
 
 
+def _staging_allocator(databases):
+    """A writer function reserving fresh physical dbs for a full sync's load (recorded as
+    staging, so a crash before the swap frees them at the next start)."""
+    def allocate(ks):
+        b = ks.batch
+        staging = list(range(b.next_pdb, b.next_pdb + databases))
+        b.next_pdb += databases
+        b.staging = staging
+        return staging
+    return allocate
+
+
 def _discard_staging(ks):
     """A full sync failed: its staging dbs go to the background reclaimer."""
     b = ks.batch
@@ -696,17 +698,6 @@ def _loader(chunk, prefixes):
         ks.touched.clear()
         return len(chunk)
     return load
-
-
-def _native_is_empty(txn, sys_db):
-    """Whether a native snapshot's logical databases hold no key (from its counters)."""
-    from kvstore.storage import SYS_COUNTS_PREFIX, SYS_DBMAP, _COUNTS
-    raw = txn.get(SYS_DBMAP, db=sys_db) or b""
-    for i in range(0, len(raw), 4):
-        c = txn.get(SYS_COUNTS_PREFIX + raw[i:i + 4], db=sys_db)
-        if c is not None and _COUNTS.unpack(c)[0] > 0:
-            return False
-    return True
 
 
 def _text(b):

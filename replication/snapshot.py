@@ -25,8 +25,8 @@ import time
 import lmdb
 
 from kvstore.keyspace import HDR, Keyspace, record_key
-from kvstore.storage import (ENV_DIRNAME, SYS_DBMAP, SYS_REPL, SYS_REPL_IDS, _REPL,
-                             _REPL_IDS, _U32)
+from kvstore.storage import (ENV_DIRNAME, NO_REPLID, read_dbmap, read_repl_ids,
+                             read_repl_position)
 from replication.rdb import RdbWriter
 
 SNAPSHOT_RDB_VERSION = 9
@@ -42,15 +42,13 @@ class SnapshotView:
         self.expires_db = env.open_db(b"expires", txn=txn, create=False)
         self.elems_db = env.open_db(b"elems", txn=txn, create=False)
         sys_db = env.open_db(b"sys", txn=txn, create=False)
-        raw = txn.get(SYS_DBMAP, db=sys_db)
-        self.dbmap = [_U32.unpack_from(raw, i)[0] for i in range(0, len(raw), 4)][:databases]
-        self.prefixes = [_U32.pack(p) for p in self.dbmap]
-        raw = txn.get(SYS_REPL, db=sys_db)
-        self.offset, stream_db = _REPL.unpack(raw) if raw else (0, -1)
+        self.dbmap = read_dbmap(txn, sys_db)[:databases]
+        self.prefixes = [p.to_bytes(4, "big") for p in self.dbmap]
+        self.offset, stream_db = read_repl_position(txn, sys_db)
         # No SELECT logged yet: the next keyed write will log one, so any db is right.
         self.stream_db = max(stream_db, 0)
-        raw = txn.get(SYS_REPL_IDS, db=sys_db)
-        self.replid = _REPL_IDS.unpack(raw)[0].decode() if raw else "0" * 40
+        ids = read_repl_ids(txn, sys_db)
+        self.replid = ids[0] if ids else NO_REPLID
 
 
 def write_rdb(view, txn, out, now_s=None):
