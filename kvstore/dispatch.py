@@ -47,6 +47,10 @@ _OOM = CommandError(errors.OOM)
 _OOM_BYTES = encode_error(errors.OOM)
 _NOREPLICAS = CommandError(errors.NOREPLICAS)
 _READONLY_BYTES = encode_error(errors.READONLY_REPLICA)
+# Map space a fast write may dirty at most (a B-tree path with splits plus a value of up to
+# strings.FAST_VALUE_MAX), and the room always left beside a batch's fast writes.
+FAST_WRITE_COST = 256 * 1024
+FAST_MAP_MARGIN = 64 * 1024 * 1024
 
 
 def _quote_args(args):
@@ -294,7 +298,6 @@ class Writer:
 
     def _run_batch(self, entries):
         st = self.storage
-        env = st.env
         batch = Batch(st)
         over_quota = st.over_quota() if self.server.cfg.maxmemory else False
         no_replicas = self.server.primary.refuses_writes()
@@ -304,9 +307,28 @@ class Writer:
         except lmdb.Error as e:
             log.error("cannot begin write transaction: %s", e)
             return [self._failure(client, items, e) for client, items, _ in entries]
+        try:
+            return self._run_entries(entries, txn, batch, over_quota, no_replicas, read_only)
+        except BaseException:
+            txn.abort()                 # never leave the writer's transaction open
+            raise
+
+    def _fast_room(self, batch):
+        """The map space fast writes may use in this batch (<= 0: none). Fast writes skip the
+        nested transaction, so a full map in one of them would lose the whole batch: they run
+        only while the map has room for every one of them by a wide margin, and only in
+        batches that log a primary's effects (see also _exec_fast)."""
+        if not batch.log_effects:
+            return 0
+        return self.storage.map_room() - FAST_MAP_MARGIN
+
+    def _run_entries(self, entries, txn, batch, over_quota, no_replicas, read_only):
+        st = self.storage
+        env = st.env
         ks = Keyspace(st, txn, batch)
         results = []
         ncmd = 0
+        fast_room = self._fast_room(batch) if not (no_replicas or read_only) else 0
         for client, items, _ in entries:
             if client is None:                      # internal write: items is (fn, db)
                 fn, db = items
@@ -344,6 +366,11 @@ class Writer:
                 results.append((False, len(seg), data))
                 continue
             ncmd += len(items)
+            if fast_room > 0 and client.authenticated:
+                fast_room, out = self._exec_fast(ks, txn, client, items, over_quota,
+                                                 fast_room)
+                results.append(out)
+                continue
             results.append(b"".join([self._exec_one(ks, txn, client, cmd, args, over_quota,
                                                     no_replicas, read_only)
                                      for cmd, args in items]))
@@ -358,6 +385,35 @@ class Writer:
         self.batches += 1
         self.batched_commands += ncmd
         return results
+
+    def _exec_fast(self, ks, txn, client, items, over_quota, room):
+        """`_exec_one` for each of a client's commands, running the fast form of those that
+        have one (see commands.fast_write) while `room` lasts and nothing observes single
+        writes (keyspace notifications, WATCH: a command earlier in the batch may turn them
+        on); returns (room left, the concatenated replies)."""
+        st = self.storage
+        stats = self.server.stats
+        slow_at = stats.slow_at
+        out = []
+        for cmd, args in items:
+            fast = cmd.__class__ is not CommandError and cmd.fast
+            if (fast and room > 0 and not (over_quota and cmd.denyoom)
+                    and st.on_touch is None and not st.notify_classes):
+                ks.select(client.db)
+                t0 = perf_counter()
+                reply = fast(ks, args)
+                if reply is not None:
+                    room -= FAST_WRITE_COST
+                    usec = int((perf_counter() - t0) * 1000000)
+                    s = cmd.stats               # CommandStats.record, inlined (hot path)
+                    s[0] += 1
+                    s[1] += usec
+                    if usec >= slow_at:
+                        stats.after(client, cmd, args, usec, reply)
+                    out.append(reply)
+                    continue
+            out.append(self._exec_one(ks, txn, client, cmd, args, over_quota, False, False))
+        return room, b"".join(out)
 
     def _apply_replicated(self, ks, txn, client, units):
         """Apply commands from this replica's primary (`client` is the primary's client):

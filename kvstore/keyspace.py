@@ -716,6 +716,14 @@ class Batch:
     def current_dbmap(self):
         return self.dbmap if self.dbmap is not None else self.storage.dbmap
 
+    def log_command(self, db, args):
+        """Log one command's single effect, `args` in db `db` (append_effects of one)."""
+        self.units += 1
+        if db != self.stream_db:
+            self.log_parts.append(_select(db))
+            self.stream_db = db
+        self.log_parts.append(encode_command(args))
+
     def append_effects(self, effects):
         """Serialize the effects of one execution unit into the log (SELECT when the db
         changes; MULTI/EXEC around more than one effect), as a Redis 7.0 primary propagates."""

@@ -117,6 +117,16 @@ def _ishex(c):
 _DQ_ESCAPES = {110: 10, 114: 13, 116: 9, 98: 8, 97: 7}
 
 
+# Tables of the fast request path (RequestParser._parse_fast): canonical `*count` tokens and
+# `$len` headers indexed by length. A count or length outside them takes the exact path.
+_FAST_MAX_COUNT = 1024
+_FAST_MAX_ARG = 16384
+_FAST_COUNTS = {b"*%d" % n: n for n in range(1, _FAST_MAX_COUNT + 1)}
+_FAST_COUNTS_UNAUTH = {b"*%d" % n: n for n in range(1, UNAUTH_MAX_MULTIBULK + 1)}
+_FAST_BULK_HEADERS = tuple(b"$%d" % n for n in range(_FAST_MAX_ARG + 1))
+_FAST_BULK_HEADERS_UNAUTH = _FAST_BULK_HEADERS[:UNAUTH_MAX_BULK + 1]
+
+
 class RequestParser:
     """Incremental request parser for one client connection.
 
@@ -182,33 +192,39 @@ class RequestParser:
 
     def _parse_fast(self, buf, out):
         """Fast path for the common case: complete multibulk frames of canonical headers
-        whose arguments contain no CRLF. The buffer is split on CRLF in C; each `$len` token
-        must equal the canonical header of the token after it, so anything unusual (a CRLF
-        inside an argument, non-canonical numbers, other types, limits) stops the fast path at
-        that frame, and `_parse_exact` takes over from there with Redis's exact checks.
-        Returns the offset up to which frames were consumed."""
+        whose arguments contain no CRLF. The buffer is split on CRLF in C; a frame is taken
+        only if its `*count` token is a canonical count (looked up in a table, so anything
+        else misses) and its `$len` tokens equal, in one list comparison, the canonical
+        headers of the argument lengths (mapped in C through a table). Anything unusual (a
+        CRLF inside an argument, non-canonical numbers, other types, limits) stops the fast
+        path at that frame, and `_parse_exact` takes over from there with Redis's exact
+        checks. Returns the offset up to which frames were consumed."""
         parts = buf.split(b"\r\n")
         last = len(parts) - 1                # parts[last] is the unterminated tail
         i = 0
         # Every argument here is shorter than the buffer, and FAST_PATH_MAX is below the
         # smallest allowed proto-max-bulk-len, so only the unauthenticated limits need checks.
-        authenticated = self.authenticated
-        while i < last:
-            head = parts[i]
-            if head[:1] != b"*" or not head[1:].isdigit() or head[1:2] == b"0":
-                break
-            count = int(head[1:])
-            end = i + 1 + 2 * count
-            if end > last:
-                break
-            args = parts[i + 2:end:2]
-            if parts[i + 1:end:2] != [b"$%d" % len(a) for a in args]:
-                break
-            if not authenticated and (count > UNAUTH_MAX_MULTIBULK
-                                      or max(map(len, args)) > UNAUTH_MAX_BULK):
-                break
-            out.append(args)
-            i = end
+        counts = _FAST_COUNTS if self.authenticated else _FAST_COUNTS_UNAUTH
+        headers = _FAST_BULK_HEADERS if self.authenticated else _FAST_BULK_HEADERS_UNAUTH
+        get_count = counts.get
+        header_of = headers.__getitem__
+        append = out.append
+        try:
+            while i < last:
+                count = get_count(parts[i])
+                if count is None:
+                    break
+                end = i + 1 + 2 * count
+                if end > last:
+                    break
+                args = parts[i + 2:end:2]
+                # IndexError (caught below) for an argument longer than the table.
+                if parts[i + 1:end:2] != list(map(header_of, map(len, args))):
+                    break
+                append(args)
+                i = end
+        except IndexError:
+            pass
         if i == last:
             return len(buf) - len(parts[last])
         return sum(map(len, parts[:i])) + 2 * i
@@ -431,4 +447,12 @@ def encode_error(text):
 
 def encode_command(args):
     """A command as a RESP array of bulk strings (what goes to the replication log)."""
+    n = len(args)
+    if n == 3:                                   # the most frequent shape, formatted at once
+        a, b, c = args
+        return b"*3\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+            len(a), a, len(b), b, len(c), c)
+    if n == 2:
+        a, b = args
+        return b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(a), a, len(b), b)
     return b"*%d\r\n%s" % (len(args), b"".join([b"$%d\r\n%s\r\n" % (len(a), a) for a in args]))

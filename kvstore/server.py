@@ -881,9 +881,6 @@ def main(argv=None):
     except OSError as e:
         log.error("Can't chdir to '%s': %s", cfg.dir_abs, e.strerror)
         return 1
-    if cfg.replicaof:
-        log.warning("replicaof %s %s is accepted but replication is not implemented in this "
-                    "version: serving as a primary", *cfg.replicaof)
     ignored = cfg.ignored_options_set()
     if ignored:
         notice("Accepted but not applied by kvstore (kept for CONFIG GET): %s",

@@ -165,6 +165,7 @@ class Storage:
             self.path, map_size=self.cfg.storage_map_size, max_dbs=8,
             max_readers=self.cfg.storage_max_readers, sync=True, metasync=False,
             readahead=False, writemap=False, meminit=False, lock=True)
+        self.page_size = self.env.stat()["psize"]
         self.meta_db = self.env.open_db(b"meta")
         self.expires_db = self.env.open_db(b"expires")
         self.elems_db = self.env.open_db(b"elems")
@@ -405,6 +406,12 @@ class Storage:
             return os.path.getsize(os.path.join(self.path, "data.mdb"))
         except OSError:
             return 0
+
+    def map_room(self):
+        """Bytes of the LMDB map beyond the last page in use (what new pages may still take
+        before a write fails with MapFullError; freed pages are reused first)."""
+        info = self.env.info()
+        return info["map_size"] - (info["last_pgno"] + 1) * self.page_size
 
     def over_quota(self):
         limit = self.cfg.maxmemory

@@ -14,6 +14,13 @@ Flags used by dispatch:
   no_multi  refused inside MULTI (the transaction is then aborted at EXEC)
 Other Redis flags (readonly, fast, admin, noscript, loading, stale, ...) are reported by COMMAND.
 
+Fast writes (`@fast_write("set")`): an optional second implementation of a write command for
+its simplest, most frequent form, which the writer runs without a nested transaction while the
+batch allows it (see Writer._run_batch: no keyspace notifications, no WATCH, a primary's log,
+map space reserved). Contract: `fast(ks, args) -> encoded reply bytes`, or None having touched
+nothing (the writer then runs the full handler). It never raises once it has written, and does
+exactly what the handler would do for those arguments, log record included.
+
 Handler contract: `handler(ks, client, args) -> reply` where `ks` is a keyspace.Keyspace on a
 transaction with the client's db selected, `args` the full argument list (bytes, args[0] is the
 name as the client sent it). Parse every argument before the first write (a syntax error never
@@ -28,7 +35,7 @@ COMMANDS = {}
 class Command:
     __slots__ = ("name", "handler", "arity", "flags", "first_key", "last_key", "step", "group",
                  "summary", "subcommands", "parent", "is_write", "denyoom", "conn", "noauth",
-                 "full_name", "since", "stats", "writes_data")
+                 "full_name", "since", "stats", "writes_data", "fast")
 
     def __init__(self, name, handler, arity, flags, first_key, last_key, step, group, summary,
                  since, parent=None):
@@ -52,6 +59,7 @@ class Command:
         self.conn = "conn" in self.flags
         self.noauth = "noauth" in self.flags
         self.stats = [0, 0, 0, 0]    # calls, usec, rejected, failed (INFO commandstats)
+        self.fast = None             # see fast_write
 
     def key_positions(self, nargs):
         if not self.first_key:
@@ -79,6 +87,20 @@ def command(name, arity, flags="", first_key=0, last_key=0, step=0, group="gener
                 container.subcommands = {}
             container.subcommands[name] = cmd
         fn.command = cmd
+        return fn
+
+    return register
+
+
+def fast_write(name):
+    """Register the decorated function as the fast form of write command `name` (declared
+    before it); see the module docstring for its contract."""
+
+    def register(fn):
+        cmd = COMMANDS[name]
+        if not cmd.is_write or cmd.fast is not None:
+            raise RuntimeError("fast form of %s: not a write command or declared twice" % name)
+        cmd.fast = fn
         return fn
 
     return register

@@ -3,9 +3,10 @@ expiries become `SET k v PXAT <ms>` / `PEXPIREAT`, GETDEL becomes DEL, INCRBYFLO
 `SET k v KEEPTTL`, GETSET becomes SET, no-ops propagate nothing."""
 
 from kvstore import errors
-from kvstore.commands import command
+from kvstore.commands import command, fast_write
 from kvstore.errors import CommandError
-from kvstore.keyspace import (FLAG_RAW, HDR, TYPE_MASK, TYPE_STRING, make_record,
+from kvstore.keyspace import (FLAG_EXPIRES, FLAG_RAW, HDR, LONG_KEY_LIMIT, TYPE_MASK,
+                              TYPE_STRING, make_record,
                               record_body_offset)
 from kvstore.numbers import (LLONG_MAX, LLONG_MIN, format_long_double_human, ld_add,
                              parse_long_double)
@@ -117,6 +118,32 @@ def set_(ks, client, args):
     else:
         ks.propagate(args)
     return old if get_ else OK
+
+
+FAST_VALUE_MAX = 64 * 1024      # larger values take the full handler (see Writer's map reserve)
+
+
+@fast_write("set")
+def set_fast(ks, args):
+    """`SET key value` without options over a missing key or a string without expiry: the
+    record, the key count and the log record, exactly as set_ does for these arguments."""
+    if len(args) != 3:
+        return None
+    key, value = args[1], args[2]
+    if len(key) > LONG_KEY_LIMIT or len(value) > FAST_VALUE_MAX:
+        return None
+    tk = ks.prefix + key
+    txn = ks.txn
+    meta = ks.meta_db
+    old = txn.get(tk, db=meta)
+    if old is not None and old[0] & (TYPE_MASK | FLAG_EXPIRES) != TYPE_STRING:
+        return None
+    txn.put(tk, HDR.pack(TYPE_STRING, 0, ks.now // 1000) + value, db=meta)
+    batch = ks.batch
+    if old is None:
+        batch.counts_of(ks.pdb)[0] += 1
+    batch.log_command(ks.db, args)
+    return OK
 
 
 @command("setnx", 3, "write denyoom fast", 1, 1, 1, group="string",
