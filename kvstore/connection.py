@@ -3,8 +3,9 @@
 A recv may bring any number of pipelined commands. They run in order, split into segments:
 a run of commands containing a write goes to the writer as one unit (reads in it see the
 writes before them); a run of reads runs on one read transaction here; `conn` commands
-(blocking or I/O-doing ones) run alone in this greenlet. All replies of one recv are sent with
-one sendall after the last segment, so a pipeline costs one write syscall.
+(blocking or I/O-doing ones) run alone in this greenlet. All replies of one recv are queued
+together and written, with every other client's, at the end of the loop iteration: a pipeline
+costs one write syscall, and a group commit's replies go out in one burst.
 """
 
 import collections
@@ -17,7 +18,7 @@ import gevent
 from gevent.hub import get_hub
 
 from kvstore import errors
-from kvstore.dispatch import resolve, run_one_conn, run_reads
+from kvstore.dispatch import LOOKUP, resolve, run_one_conn, run_reads
 from kvstore.errors import CommandError
 from kvstore.commands.introspection import monitor_line
 from kvstore.commands.pubsub import SUBSCRIBED_ALLOWED
@@ -27,6 +28,7 @@ from kvstore.resp import QUEUED, RequestParser, encode_error
 log = logging.getLogger("kvstore.connection")
 
 RECV_SIZE = 256 * 1024
+PENDING_MAX = 64 * 1024          # output queued for the end of the loop iteration, at most
 _SYNC_COMMANDS = ("sync", "psync")
 _MASTERDOWN = encode_error(errors.MASTERDOWN)
 _READONLY = encode_error(errors.READONLY_REPLICA)
@@ -69,6 +71,8 @@ class Client:
         self.shard_channels = set()
         self.blocked_op = None       # the BlockedOp while in BLPOP & co (CLIENT UNBLOCK)
         self.reply_mode = "on"       # CLIENT REPLY ON|OFF|SKIP
+        self.pending = None          # output queued for the end of the loop iteration (send)
+        self.pending_bytes = 0
         self.out_queue = collections.deque()     # output not yet accepted by the socket
         self.out_bytes = 0
         self.flusher = None
@@ -103,24 +107,29 @@ class Client:
     def serve(self):
         """Wait readable -> recv -> execute -> send, on the raw non-blocking socket: one recv
         and one send syscall per round trip (gevent's socket methods would add a failing
-        recv and a getsockopt per call)."""
+        recv and a getsockopt per call). Reads go into the server's one receive buffer and
+        are copied out at their size at once (no switch in between): a fresh 256 KB recv
+        buffer per call would cost an mmap, an mremap and a munmap each time."""
         server = self.server
         raw = self.sock._sock if hasattr(self.sock, "_sock") else self.sock
         raw.setblocking(False)
         hub = get_hub()
         wait = hub.wait
         read_watcher = hub.loop.io(raw.fileno(), 1)
-        recv = raw.recv
+        recv_into = raw.recv_into
+        buffer = server.recv_buffer
+        view = memoryview(buffer)
         parser = self.parser
         try:
             while not self.killed:
                 wait(read_watcher)
                 try:
-                    data = recv(RECV_SIZE)
+                    n = recv_into(buffer)
                 except BlockingIOError:
                     continue
-                if not data:
+                if not n:
                     break
+                data = view[:n].tobytes()
                 server.stat_net_in += len(data)
                 server.stat_reads += 1
                 self.last_active = time.time()
@@ -147,22 +156,50 @@ class Client:
                           self.id, self.addr)
         finally:
             read_watcher.close()
+            self.write_pending()                    # the last replies (QUIT, an error)
             if self.flusher is not None and not self.killed:
                 self.flusher.join(timeout=5)        # the last replies (QUIT, an error)
             self.close()
 
     def send(self, data):
-        """Queue `data` for the client, in order with every other reply and push; the fast
-        path is one non-blocking send. The rest is written by a flusher greenlet, so no
-        caller (a publisher, a writer callback) ever blocks on a slow client."""
+        """Queue `data` for the client, in order with every other reply and push. Output is
+        written at the end of the loop iteration, for all clients at once (as Redis writes
+        replies before it sleeps; see Server.queue_output): peers are woken by one burst,
+        not one wake-up per reply, which measured 2x faster at pipeline 1 on this VM. More
+        than PENDING_MAX bytes are written at once. What the socket does not take is written
+        by a flusher greenlet, so no caller (a publisher, a writer callback) ever blocks on
+        a slow client."""
         if self.repl_link is not None:
             return                  # a replica gets no replies; the feeder owns the socket
         server = self.server
         server.stat_net_out += len(data)
-        server.stat_writes += 1
         if self.out_queue or self.flusher is not None:   # keep byte order with the flusher
+            server.stat_writes += 1
             self._enqueue(data)
             return
+        pending = self.pending
+        if pending is None:
+            self.pending = [data]
+            self.pending_bytes = len(data)
+            server.queue_output(self)
+            return
+        pending.append(data)
+        self.pending_bytes += len(data)
+        if self.pending_bytes > PENDING_MAX:
+            self.write_pending()
+
+    push = send
+
+    def write_pending(self):
+        """Write the queued output: one non-blocking send, the rest to the flusher."""
+        pending = self.pending
+        if pending is None:
+            return
+        self.pending = None
+        if self.killed:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        self.server.stat_writes += 1
         raw = self.sock._sock if hasattr(self.sock, "_sock") else self.sock
         try:
             n = raw.send(data)
@@ -173,8 +210,6 @@ class Client:
             return
         if n < len(data):
             self._enqueue(memoryview(data)[n:])
-
-    push = send
 
     def output_limit(self):
         """The hard client-output-buffer-limit of this client's class (0 = none)."""
@@ -232,6 +267,32 @@ class Client:
         return b"".join(out)
 
     def _execute(self, cmds):
+        """Run `cmds` and return the replies. The common case (a plain client sending known
+        commands that run in a batch or on a read transaction) is classified in one tight
+        loop into a single segment; anything else takes the general loop below."""
+        server = self.server
+        if (server.monitors or self.in_multi or self.channels or self.patterns
+                or self.shard_channels or server.replica is not None):
+            return self._execute_general(cmds)
+        seg = []
+        seg_write = False
+        lookup = LOOKUP.get
+        for args in cmds:
+            cmd = lookup(args[0])
+            if cmd is None or cmd.conn or cmd.subcommands is not None:
+                return self._execute_general(cmds)
+            a = cmd.arity
+            if (a > 0 and len(args) != a) or len(args) < -a:
+                return self._execute_general(cmds)
+            if cmd.is_write:
+                seg_write = True
+            seg.append((cmd, args))
+        self.last_cmd = cmd.full_name
+        out = []
+        self._flush(seg, seg_write, out)
+        return b"".join(out)
+
+    def _execute_general(self, cmds):
         server = self.server
         out = []
         seg = []
@@ -286,7 +347,8 @@ class Client:
                     self._flush(seg, seg_write, out)
                     seg = []
                     seg_write = False
-                if cmd.name in _SYNC_COMMANDS and (out or self.out_queue or self.flusher):
+                if cmd.name in _SYNC_COMMANDS and (out or self.pending or self.out_queue
+                                                    or self.flusher):
                     out.append(encode_error(errors.SYNC_PENDING_OUTPUT))
                     continue
                 out.append(run_one_conn(server, self, cmd, args))

@@ -100,19 +100,25 @@ def run_reads(server, client, items):
     txn = st.begin_read()
     try:
         ks = Keyspace(st, txn)
+        ks.select(client.db)
         out = []
+        append = out.append
         resp3 = client.resp3
         stats = server.stats
+        slow_at = stats.slow_at
+        # Read handlers stage nothing in the Keyspace (no effects, deltas or events), so
+        # between commands only the selected db may need to change (SELECT in the segment).
         for cmd, args in items:
             if cmd.__class__ is CommandError:
                 stats.rejected(None, cmd.args[0])
-                out.append(encode(cmd, resp3))
+                append(encode(cmd, resp3))
                 continue
             if not client.authenticated and not cmd.noauth:
                 stats.rejected(cmd, errors.NOAUTH)
-                out.append(encode(_NOAUTH, resp3))
+                append(encode(_NOAUTH, resp3))
                 continue
-            ks.begin_command(client.db)
+            if client.db != ks.db:
+                ks.select(client.db)
             t0 = perf_counter()
             try:
                 reply = cmd.handler(ks, client, args)
@@ -122,10 +128,13 @@ def run_reads(server, client, items):
             s = cmd.stats                   # CommandStats.record, inlined (hot path)
             s[0] += 1
             s[1] += usec
-            if usec >= stats.slow_at or reply.__class__ is CommandError:
+            if usec >= slow_at or reply.__class__ is CommandError:
                 stats.after(client, cmd, args, usec, reply)
-            resp3 = client.resp3            # HELLO switches protocol for its own reply
-            out.append(encode(reply, resp3))
+            if reply.__class__ is bytes:
+                append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+            else:
+                resp3 = client.resp3        # HELLO switches protocol for its own reply
+                append(encode(reply, resp3))
         server.stat_keyspace_hits += ks.hits
         server.stat_keyspace_misses += ks.misses
         if st.expire_soon:

@@ -906,6 +906,15 @@ class Keyspace:
 
     def get_string(self, key):
         """Value of a string key, None if missing; WRONGTYPE for other types."""
+        if len(key) <= LONG_KEY_LIMIT and self.hits is not None:
+            # Read transaction, short key: the common cases inline (lookup's semantics).
+            rec = self.txn.get(self.prefix + key, db=self.meta_db)
+            if rec is None:
+                self.misses += 1
+                return None
+            if rec[0] & (TYPE_MASK | FLAG_EXPIRES) == TYPE_STRING:
+                self.hits += 1
+                return rec[HDR_SIZE:]
         rec = self.lookup(key)
         if rec is None:
             return None

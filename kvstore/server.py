@@ -140,6 +140,23 @@ class Server:
         self.reset_stats()
         self.changes_at_save = 0
         self._install_config_hooks()
+        from kvstore.connection import RECV_SIZE
+        self.recv_buffer = bytearray(RECV_SIZE)     # shared by all clients (Client.serve)
+        self._output_queue = []      # clients with replies to write (Client.send)
+        self._loop = gevent.get_hub().loop
+
+    def queue_output(self, client):
+        """`client` has output to write at the end of this loop iteration: a hub callback
+        (run before the loop polls again, after every greenlet that was made runnable, the
+        writer's batch included) writes all of it (Client.send)."""
+        if not self._output_queue:
+            self._loop.run_callback(self._write_output)
+        self._output_queue.append(client)
+
+    def _write_output(self):
+        queue, self._output_queue = self._output_queue, []
+        for client in queue:
+            client.write_pending()
 
     # ---- runtime configuration -------------------------------------------------------------
     def _install_config_hooks(self):
