@@ -727,15 +727,11 @@ class Batch:
     def append_effects(self, effects):
         """Serialize the effects of one execution unit into the log (SELECT when the db
         changes; MULTI/EXEC around more than one effect), as a Redis 7.0 primary propagates."""
+        if len(effects) == 1:
+            self.log_command(*effects[0])
+            return
         self.units += len(effects)
         parts = self.log_parts
-        if len(effects) == 1:
-            db, args = effects[0]
-            if db != self.stream_db:
-                parts.append(_select(db))
-                self.stream_db = db
-            parts.append(encode_command(args))
-            return
         first_db = effects[0][0]
         if first_db != self.stream_db:
             parts.append(_select(first_db))

@@ -123,26 +123,39 @@ def set_(ks, client, args):
 FAST_VALUE_MAX = 64 * 1024      # larger values take the full handler (see Writer's map reserve)
 
 
-@fast_write("set")
-def set_fast(ks, args):
-    """`SET key value` without options over a missing key or a string without expiry: the
-    record, the key count and the log record, exactly as set_ does for these arguments."""
-    if len(args) != 3:
-        return None
-    key, value = args[1], args[2]
-    if len(key) > LONG_KEY_LIMIT or len(value) > FAST_VALUE_MAX:
+def _fast_target(ks, key):
+    """(table key, current record or None) of `key` when a fast write may replace its value:
+    a short key, missing or holding a string without expiry. None otherwise (the full
+    handler then runs: long keys, other types, and expired keys, whose DEL it propagates)."""
+    if len(key) > LONG_KEY_LIMIT:
         return None
     tk = ks.prefix + key
-    txn = ks.txn
-    meta = ks.meta_db
-    old = txn.get(tk, db=meta)
+    old = ks.txn.get(tk, db=ks.meta_db)
     if old is not None and old[0] & (TYPE_MASK | FLAG_EXPIRES) != TYPE_STRING:
         return None
-    txn.put(tk, HDR.pack(TYPE_STRING, 0, ks.now // 1000) + value, db=meta)
+    return tk, old
+
+
+def _fast_store(ks, tk, old, value, args):
+    """Store string `value` without expiry at `tk` (replacing `old`), count a new key and log
+    `args` as the command's one effect."""
+    ks.txn.put(tk, HDR.pack(TYPE_STRING, 0, ks.now // 1000) + value, db=ks.meta_db)
     batch = ks.batch
     if old is None:
         batch.counts_of(ks.pdb)[0] += 1
     batch.log_command(ks.db, args)
+
+
+@fast_write("set")
+def set_fast(ks, args):
+    """`SET key value` without options over a missing key or a string without expiry: the
+    record, the key count and the log record, exactly as set_ does for these arguments."""
+    if len(args) != 3 or len(args[2]) > FAST_VALUE_MAX:
+        return None
+    target = _fast_target(ks, args[1])
+    if target is None:
+        return None
+    _fast_store(ks, target[0], target[1], args[2], args)
     return OK
 
 
@@ -409,27 +422,18 @@ def incr(ks, client, args):
 def incr_fast(ks, args):
     """`INCR key` over a missing key or an integer string without expiry, below LLONG_MAX:
     the record, the key count and the log record, exactly as _incr does for them."""
-    key = args[1]
-    if len(key) > LONG_KEY_LIMIT:
+    target = _fast_target(ks, args[1])
+    if target is None:
         return None
-    tk = ks.prefix + key
-    txn = ks.txn
-    meta = ks.meta_db
-    old = txn.get(tk, db=meta)
+    tk, old = target
     if old is None:
         new = 1
     else:
-        if old[0] & (TYPE_MASK | FLAG_EXPIRES) != TYPE_STRING:
-            return None
         cur = strict_int(old[HDR_SIZE:])
         if cur is None or cur == LLONG_MAX:
             return None                  # the full handler replies the error
         new = cur + 1
-    txn.put(tk, HDR.pack(TYPE_STRING, 0, ks.now // 1000) + b"%d" % new, db=meta)
-    batch = ks.batch
-    if old is None:
-        batch.counts_of(ks.pdb)[0] += 1
-    batch.log_command(ks.db, args)
+    _fast_store(ks, tk, old, b"%d" % new, args)
     return b":%d\r\n" % new
 
 
