@@ -385,8 +385,9 @@ def score_from_sortable(b):
     return struct.unpack(">d", struct.pack(">Q", bits))[0]
 
 
-ZSET_BLOCK = 256                 # index entries per rank block (between 1 and 2x this)
-_ZSET_COUNTED = b"\x01"          # a zset's `extra`: it keeps rank blocks
+ZSET_FANOUT = 64                 # rank-tree children per node: split above 2x, merge below 1/2
+_ZSET_TREE = b"\x03"             # a zset's `extra`: it keeps the rank tree
+_NODE = struct.Struct("<IQ")     # rank-tree node: children, index entries covered
 
 
 class ZSetValue:
@@ -395,12 +396,15 @@ class ZSetValue:
     bytes). Score lookups and updates are O(log n); ranges walk the index from the first match
     (O(log n + m)).
 
-    Ranks: the index is cut into consecutive blocks of ZSET_BLOCK to 2 x ZSET_BLOCK entries,
-    each recorded as `<keyid>c<its first index entry>` -> u32 entry count, kept up to date by
-    `set`/`remove` (split when too big, merged into the previous block when small). A rank is
-    then the counts of the blocks before plus a walk inside one block, and the entry at a
-    rank is found the same way: O(n / ZSET_BLOCK + ZSET_BLOCK) cursor steps instead of O(n).
-    Zsets written before blocks existed (no `_ZSET_COUNTED` mark) walk the index instead."""
+    Ranks come from a counted B-tree over the index, kept in element records
+    `<keyid>c<level u8><first index key>` -> (children, entries). Level 1 nodes cut the index
+    into runs of consecutive entries, level L+1 nodes cut level L into runs of consecutive
+    nodes, and the top level holds one node (the root) covering everything; a node is named
+    by the first index entry it covers. `set`/`remove` update one node per level (split above
+    2 x ZSET_FANOUT children, merged into the previous sibling below ZSET_FANOUT / 2), so a
+    write costs O(levels) lookups and a rank or the entry at a rank is a walk down the levels,
+    at most 2 x ZSET_FANOUT steps each: O(log n) for both. Zsets written before the tree
+    existed (no `_ZSET_TREE` mark) walk the index instead."""
 
     __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send", "chead", "counted")
 
@@ -412,7 +416,7 @@ class ZSetValue:
         self.shead = coll.head + b"s"
         self.send = coll.head + b"t"
         self.chead = coll.head + b"c"
-        self.counted = coll.extra == _ZSET_COUNTED
+        self.counted = coll.extra == _ZSET_TREE
 
     @classmethod
     def open(cls, ks, key, prefix=None):
@@ -421,7 +425,7 @@ class ZSetValue:
 
     @classmethod
     def create(cls, ks, key, prefix=None):
-        return cls(Collection.create(ks, key, TYPE_ZSET, prefix, extra=_ZSET_COUNTED))
+        return cls(Collection.create(ks, key, TYPE_ZSET, prefix, extra=_ZSET_TREE))
 
     @classmethod
     def open_or_create(cls, ks, key):
@@ -453,7 +457,7 @@ class ZSetValue:
             ikey = sortable_score(old) + sub
             txn.delete(self.shead + ikey, db=self.elems)
             if self.counted:
-                self._block_removed(ikey)
+                self._tree_removed(ikey)
         else:
             self.coll.size += 1
             n = len(member)
@@ -464,7 +468,7 @@ class ZSetValue:
         ikey = sortable_score(score) + sub
         txn.put(self.shead + ikey, encode_element_value(member, b""), db=self.elems)
         if self.counted:
-            self._block_added(ikey)
+            self._tree_added(ikey)
 
     def remove(self, member, score=None):
         if score is None:
@@ -476,137 +480,230 @@ class ZSetValue:
         self.txn.delete(self.mhead + sub, db=self.elems)
         self.txn.delete(self.shead + ikey, db=self.elems)
         if self.counted:
-            self._block_removed(ikey)
+            self._tree_removed(ikey)
         self.coll.size -= 1
         return True
 
-    # ---- rank blocks -------------------------------------------------------------------------
-    def _floor_block(self, ikey):
-        """[first index key, count] of the block holding index key `ikey`, or None when it
-        comes before every block."""
+    # ---- rank tree ---------------------------------------------------------------------------
+    # A node is handled as [first index key, children, entries]; level 0 is the index itself.
+    def _nhead(self, level):
+        return self.chead + bytes((level,))
+
+    def _top(self):
+        """The root's level (0 when the tree is empty)."""
         cur = self.txn.cursor(db=self.elems)
-        target = self.chead + ikey
-        n = len(self.chead)
-        if cur.set_range(target):
-            if cur.key() == target:
-                return [ikey, _U32LE.unpack(cur.value())[0]]
+        if cur.set_range(self.chead + b"\xff"):
             if not cur.prev():
+                return 0
+        elif not cur.last():
+            return 0
+        k = cur.key()
+        n = len(self.chead)
+        return k[n] if k[:n] == self.chead and len(k) > n else 0
+
+    def _node_at(self, cur, head):
+        k = cur.key()
+        if k[:len(head)] != head:
+            return None
+        children, entries = _NODE.unpack(cur.value())
+        return [bytes(k[len(head):]), children, entries]
+
+    def _floor(self, level, ikey):
+        """The node of `level` covering index key `ikey` (the last one starting at or
+        before it), or None when `ikey` comes before every node."""
+        head = self._nhead(level)
+        cur = self.txn.cursor(db=self.elems)
+        target = head + ikey
+        if cur.set_range(target):
+            if cur.key() != target and not cur.prev():
                 return None
         elif not cur.last():
             return None
-        k = cur.key()
-        if k[:n] != self.chead:
+        return self._node_at(cur, head)
+
+    def _first(self, level):
+        head = self._nhead(level)
+        cur = self.txn.cursor(db=self.elems)
+        return self._node_at(cur, head) if cur.set_range(head) else None
+
+    def _prev_sibling(self, level, first):
+        head = self._nhead(level)
+        cur = self.txn.cursor(db=self.elems)
+        if not cur.set_key(head + first) or not cur.prev():
             return None
-        return [bytes(k[n:]), _U32LE.unpack(cur.value())[0]]
+        return self._node_at(cur, head)
 
-    def _blocks(self):
-        """[first index key, count] of every block, in order."""
+    def _put_node(self, level, node):
+        self.txn.put(self._nhead(level) + node[0], _NODE.pack(node[1], node[2]),
+                     db=self.elems)
+
+    def _del_node(self, level, first):
+        self.txn.delete(self._nhead(level) + first, db=self.elems)
+
+    def _walk(self, level, start):
+        """(first index key, entries) of the records of `level` (0: index entries) from
+        index key `start` on, in order."""
+        head = self.shead if level == 0 else self._nhead(level)
+        n = len(head)
         cur = self.txn.cursor(db=self.elems)
-        n = len(self.chead)
-        if not cur.set_range(self.chead):
+        if not cur.set_range(head + start):
             return
-        for k, v in cur:
-            if k[:n] != self.chead:
-                return
-            yield bytes(k[n:]), _U32LE.unpack(v)[0]
-
-    def _put_block(self, first, count):
-        self.txn.put(self.chead + first, _U32LE.pack(count), db=self.elems)
-
-    def _block_added(self, ikey):
-        """Index entry `ikey` was inserted."""
-        blk = self._floor_block(ikey)
-        if blk is None:
-            # A new smallest entry: it becomes the first block's first entry.
-            first = next(self._blocks(), None)
-            if first is None:
-                self._put_block(ikey, 1)
-                return
-            self.txn.delete(self.chead + first[0], db=self.elems)
-            blk = [ikey, first[1]]
-        blk[1] += 1
-        if blk[1] <= 2 * ZSET_BLOCK:
-            self._put_block(blk[0], blk[1])
-            return
-        # Split: the second half starts ZSET_BLOCK entries in.
-        cur = self.txn.cursor(db=self.elems)
-        cur.set_key(self.shead + blk[0])
-        for _ in range(ZSET_BLOCK):
-            cur.next()
-        mid = bytes(cur.key()[len(self.shead):])
-        self._put_block(blk[0], ZSET_BLOCK)
-        self._put_block(mid, blk[1] - ZSET_BLOCK)
-
-    def _block_removed(self, ikey):
-        """Index entry `ikey` was deleted."""
-        blk = self._floor_block(ikey)
-        if blk is None:
-            return
-        first, count = blk[0], blk[1] - 1
-        txn = self.txn
-        if count == 0:
-            txn.delete(self.chead + first, db=self.elems)
-            return
-        if first == ikey:
-            # The block's first entry went: the next index entry (still in this block, which
-            # is not empty) becomes its first.
-            cur = txn.cursor(db=self.elems)
-            cur.set_range(self.shead + ikey)
-            txn.delete(self.chead + first, db=self.elems)
-            first = bytes(cur.key()[len(self.shead):])
-        if count < ZSET_BLOCK // 4:
-            cur = txn.cursor(db=self.elems)
-            cur.set_range(self.chead + first)
-            if cur.key() == self.chead + first and cur.prev() and \
-                    cur.key()[:len(self.chead)] == self.chead:
-                prev_count = _U32LE.unpack(cur.value())[0]
-                if prev_count + count <= 2 * ZSET_BLOCK:
-                    prev_first = bytes(cur.key()[len(self.chead):])
-                    txn.delete(self.chead + first, db=self.elems)
-                    self._put_block(prev_first, prev_count + count)
-                    return
-        self._put_block(first, count)
-
-    def _index_rank(self, ikey):
-        """Rank of index key `ikey` (which exists) from the start."""
-        start = self.shead
-        before = 0
-        if self.counted:
-            blk = self._floor_block(ikey)
-            if blk is not None:
-                for first, count in self._blocks():
-                    if first == blk[0]:
-                        break
-                    before += count
-                start = self.shead + blk[0]
-        target = self.shead + ikey
-        cur = self.txn.cursor(db=self.elems)
-        if cur.set_range(start):
+        if level == 0:
             for k in cur.iternext(values=False):
-                if k == target:
-                    break
-                before += 1
+                if k[:n] != head:
+                    return
+                yield k[n:], 1
+        else:
+            for k, v in cur:
+                if k[:n] != head:
+                    return
+                yield k[n:], _NODE.unpack(v)[1]
+
+    def _split(self, level, node):
+        """Split an overfull node after its first ZSET_FANOUT children; returns the new one."""
+        left = 0
+        mid = None
+        for i, (first, entries) in enumerate(self._walk(level - 1, node[0])):
+            if i == ZSET_FANOUT:
+                mid = bytes(first)
+                break
+            left += entries
+        right = [mid, node[1] - ZSET_FANOUT, node[2] - left]
+        node[1], node[2] = ZSET_FANOUT, left
+        self._put_node(level, node)
+        self._put_node(level, right)
+        return right
+
+    def _tree_added(self, ikey):
+        """Index entry `ikey` was inserted."""
+        top = self._top()
+        if top == 0:
+            self._put_node(1, [ikey, 1, 1])
+            return
+        grew = True                           # level 1 gains a child: the entry itself
+        for level in range(1, top + 1):
+            node = self._floor(level, ikey)
+            if node is None:
+                # A new smallest entry: the first node of every level now starts with it.
+                node = self._first(level)
+                self._del_node(level, node[0])
+                node[0] = ikey
+            node[2] += 1
+            if grew:
+                node[1] += 1
+            grew = node[1] > 2 * ZSET_FANOUT
+            if not grew:
+                self._put_node(level, node)
+                continue
+            right = self._split(level, node)
+            if level == top:
+                self._put_node(top + 1, [node[0], 2, node[2] + right[2]])
+
+    def _tree_removed(self, ikey):
+        """Index entry `ikey` was deleted."""
+        top = self._top()
+        if top == 0:
+            return
+        successor = None
+        shrunk = {}                           # level -> first key of a node now small
+        lost = True                           # level 1 loses a child: the entry itself
+        for level in range(1, top + 1):
+            node = self._floor(level, ikey)
+            node[2] -= 1
+            if lost:
+                node[1] -= 1
+            lost = node[2] == 0
+            if lost:
+                self._del_node(level, node[0])
+                continue
+            if node[0] == ikey:
+                # Its first entry went: the next index entry (in this node) names it now.
+                if successor is None:
+                    successor = next(self._walk(0, ikey))[0]
+                    successor = bytes(successor)
+                self._del_node(level, ikey)
+                node[0] = successor
+            self._put_node(level, node)
+            if node[1] < ZSET_FANOUT // 2:
+                shrunk[level] = node[0]
+        self._rebalance(shrunk)
+
+    def _rebalance(self, shrunk):
+        """Merge small nodes into their previous sibling (same parent only, and only while
+        the result stays within 2 x ZSET_FANOUT children); drop roots with one child."""
+        top = self._top()
+        for level in range(1, top):
+            first = shrunk.get(level)
+            if first is None:
+                continue
+            node = self._floor(level, first)
+            parent = self._floor(level + 1, first)
+            if node is None or node[0] != first or parent is None or parent[0] == first:
+                continue
+            prev = self._prev_sibling(level, first)
+            if prev is None or prev[1] + node[1] > 2 * ZSET_FANOUT:
+                continue
+            self._del_node(level, first)
+            prev[1] += node[1]
+            prev[2] += node[2]
+            self._put_node(level, prev)
+            parent[1] -= 1
+            self._put_node(level + 1, parent)
+            if parent[1] < ZSET_FANOUT // 2:
+                shrunk[level + 1] = parent[0]
+        while top > 1:
+            root = self._first(top)
+            if root[1] > 1:
+                break
+            self._del_node(top, root[0])
+            top -= 1
+
+    def _count_before(self, ikey):
+        """How many index entries sort before index key `ikey` (which need not exist)."""
+        top = self._top() if self.counted else 0
+        before = 0
+        start = b""
+        if top:
+            root = self._first(top)
+            if ikey <= root[0]:
+                return 0
+            start = root[0]
+            for level in range(top, 1, -1):
+                # The children of node `start`: all but the last one starting before `ikey`
+                # lie wholly before it.
+                last = None
+                for first, entries in self._walk(level - 1, start):
+                    if first >= ikey:
+                        break
+                    if last is not None:
+                        before += last[1]
+                    last = (bytes(first), entries)
+                start = last[0]
+        for first, _ in self._walk(0, start):
+            if first >= ikey:
+                break
+            before += 1
         return before
 
     def key_at_rank(self, rank):
         """The index key (full table key) of the entry at `rank` from the start."""
-        start = self.shead
-        if self.counted:
-            acc = 0
-            for first, count in self._blocks():
-                if acc + count > rank:
-                    start = self.shead + first
-                    rank -= acc
-                    break
-                acc += count
-        cur = self.txn.cursor(db=self.elems)
-        if not cur.set_range(start):
-            return None
-        for _ in range(rank):
-            if not cur.next():
-                return None
-        k = cur.key()
-        return bytes(k) if k[:len(self.shead)] == self.shead else None
+        top = self._top() if self.counted else 0
+        start = b""
+        if top:
+            start = self._first(top)[0]
+            for level in range(top, 1, -1):
+                for first, entries in self._walk(level - 1, start):
+                    if rank < entries:
+                        start = bytes(first)
+                        break
+                    rank -= entries
+                else:
+                    return None
+        for first, _ in self._walk(0, start):
+            if rank == 0:
+                return self.shead + bytes(first)
+            rank -= 1
+        return None
 
     def _decode_index(self, k, v):
         score = score_from_sortable(k[len(self.shead):len(self.shead) + 8])
@@ -661,8 +758,25 @@ class ZSetValue:
         score = self.score(member)
         if score is None:
             return None
-        n = self._index_rank(sortable_score(score) + self._sub(member))
+        n = self._count_before(sortable_score(score) + self._sub(member))
         return self.coll.size - 1 - n if rev else n
+
+    def count_between(self, lo, hi):
+        """How many index entries sort at or after index key `lo` and before `hi`."""
+        return max(0, self._count_before(hi) - self._count_before(lo))
+
+    def uniform_score(self):
+        """The sortable score every member shares, or None (empty or mixed scores)."""
+        cur = self.txn.cursor(db=self.elems)
+        n = len(self.shead)
+        if not cur.set_range(self.shead) or cur.key()[:n] != self.shead:
+            return None
+        first = cur.key()[n:n + 8]
+        if cur.set_range(self.send):
+            cur.prev()
+        else:
+            cur.last()
+        return first if cur.key()[n:n + 8] == first else None
 
     def save(self, expire_ms=None, compact_limits=None):
         self.coll.save(expire_ms, compact_limits)

@@ -1,6 +1,7 @@
 """Sorted sets beyond the differential scenarios: big sets (encoding, ZSCAN paging, ranks and
 ranges on 5000 members), DUMP/RESTORE both ways, DEBUG DIGEST, long members, blocking pops."""
 
+import random
 import threading
 
 from tests.conftest import RawConn, wait_until
@@ -75,10 +76,9 @@ def test_bzpopmin_served_by_zadd(kvstore_session, redis_ref):
         r.close()
 
 
-def test_rank_blocks_stay_exact_under_random_churn(kv, ref):
-    """Ranks and rank ranges of a zset big enough to have many rank blocks (splits and
+def test_rank_tree_stays_exact_under_random_churn(kv, ref):
+    """Ranks and rank ranges of a zset big enough for a rank tree of two levels (splits and
     merges included) match Redis after thousands of random inserts, moves and removals."""
-    import random
     rnd = random.Random(7)
     for c in (kv, ref):
         c.delete("big")
@@ -114,8 +114,32 @@ def test_rank_blocks_stay_exact_under_random_churn(kv, ref):
             ref.zrange("big", start, start + 4, withscores=True), start
         assert kv.zrevrange("big", start, start + 4) == ref.zrevrange("big", start, start + 4)
         assert kv.zrange("big", -start - 1, -1)[:3] == ref.zrange("big", -start - 1, -1)[:3]
-    # Emptying it through every path leaves nothing behind (blocks included).
+    # Emptying it through every path leaves nothing behind (tree nodes included).
     assert kv.execute_command("ZREMRANGEBYRANK", "big", 0, -1) == size
     assert kv.exists("big") == 0
     kv.zadd("big", {"x": 1})
     assert kv.zrank("big", "x") == 0 and kv.zrange("big", 0, -1) == [b"x"]
+
+
+def test_counts_and_lex_ranges_of_a_big_zset_against_redis(kv, ref):
+    """ZCOUNT and ZLEXCOUNT come from ranks (and ZRANGEBYLEX seeks) in big zsets: every bound
+    shape gives what Redis gives."""
+    rnd = random.Random(5)
+    scored = {"s%04d" % i: rnd.randint(0, 40) / 4 for i in range(3000)}
+    words = {"w%04d" % i: 0 for i in range(0, 6000, 2)}
+    for c in (kv, ref):
+        c.zadd("scored", scored)
+        c.zadd("words", words)
+    for lo, hi in (("-inf", "+inf"), (0, 10), ("(0", "(10"), (2.5, 2.5), ("(2.5", 2.5),
+                   (7, 3), ("(3", "(3.25"), ("-inf", "(5"), ("(9.75", "+inf"), (11, 20)):
+        assert kv.zcount("scored", lo, hi) == ref.zcount("scored", lo, hi), (lo, hi)
+    bounds = ["-", "+", "[w1000", "(w1000", "[w1001", "(w1001", "[w", "(w9", "[w5999",
+              "[w0000", "(w0000", "[" + "w" * 600, "(w2" + "x" * 500]
+    for lo in bounds:
+        for hi in bounds:
+            assert kv.zlexcount("words", lo, hi) == ref.zlexcount("words", lo, hi), (lo, hi)
+    for lo, hi in (("[w1000", "(w1010"), ("(w2000", "+"), ("-", "[w0004"), ("[w3", "(w31")):
+        assert kv.zrangebylex("words", lo, hi, start=0, num=50) == \
+            ref.zrangebylex("words", lo, hi, start=0, num=50), (lo, hi)
+        assert kv.zrevrangebylex("words", hi, lo, start=2, num=50) == \
+            ref.zrevrangebylex("words", hi, lo, start=2, num=50), (lo, hi)

@@ -3,6 +3,7 @@
 for kvstore and a real redis-server side by side.
 
     .venv/bin/python tools/collection_curve.py [--sizes 10,1000,100000,1000000]
+    .venv/bin/python tools/collection_curve.py --ranks [--members 1000000]
 
 At each size it rewrites `--probe` random existing elements with redis-benchmark (50
 connections, pipeline 16) and reports microseconds per operation (1 / throughput); the claim to check is that a 1M-element collection costs
@@ -46,11 +47,63 @@ def probe(port, cmd, key, size, n, clients=50):
     return 1e6 / float(m.group(1))
 
 
+RANK_QUERIES = (
+    ("ZRANK z m0000010", ["ZRANK", "z", "m0000010"]),
+    ("ZRANK z m0500000", ["ZRANK", "z", "m0500000"]),
+    ("ZRANK z m0999990", ["ZRANK", "z", "m0999990"]),
+    ("ZREVRANK z m0500000", ["ZREVRANK", "z", "m0500000"]),
+    ("ZRANGE z 700000 700004", ["ZRANGE", "z", "700000", "700004"]),
+    ("ZCOUNT z 1000 900000", ["ZCOUNT", "z", "1000", "900000"]),
+    ("ZCOUNT z -inf +inf", ["ZCOUNT", "z", "-inf", "+inf"]),
+    ("ZLEXCOUNT w [m0200000 (m0800000", ["ZLEXCOUNT", "w", "[m0200000", "(m0800000"]),
+    ("ZRANGEBYLEX w [m0600000 + LIMIT 0 5",
+     ["ZRANGEBYLEX", "w", "[m0600000", "+", "LIMIT", "0", "5"]),
+)
+
+
+def ranks(members, repeat=50):
+    """Milliseconds per rank-style query in a zset of `members` (score i, member m<i>) and
+    one of the same members all with score 0 (lex queries), kvstore and redis-server."""
+    import time
+    print("| query (%d members) | kvstore ms | redis ms |" % members)
+    print("|---|---|---|")
+    servers = {k: Server(k, "everysec") for k in ("kvstore", "redis")}
+    try:
+        clients = {k: redis.Redis(port=s.port, protocol=2) for k, s in servers.items()}
+        for c in clients.values():
+            for start in range(0, members, 2000):
+                stop = min(members, start + 2000)
+                c.execute_command("ZADD", "z", *[x for i in range(start, stop)
+                                                 for x in (i, "m%07d" % i)])
+                c.execute_command("ZADD", "w", *[x for i in range(start, stop)
+                                                 for x in (0, "m%07d" % i)])
+        for label, cmd in RANK_QUERIES:
+            row = {}
+            replies = set()
+            for kind, c in clients.items():
+                t0 = time.perf_counter()
+                for _ in range(repeat):
+                    reply = c.execute_command(*cmd)
+                row[kind] = (time.perf_counter() - t0) / repeat * 1e3
+                replies.add(repr(reply))
+            assert len(replies) == 1, (label, replies)
+            print("| %s | %.3f | %.3f |" % (label, row["kvstore"], row["redis"]), flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="10,1000,100000,1000000")
     ap.add_argument("--probe", type=int, default=20000)
+    ap.add_argument("--ranks", action="store_true",
+                    help="time rank, count and lex queries in one big zset instead")
+    ap.add_argument("--members", type=int, default=1000000)
     args = ap.parse_args()
+    if args.ranks:
+        ranks(args.members)
+        return
     sizes = [int(x) for x in args.sizes.split(",")]
     print("| command | elements | kvstore us/op | redis us/op |")
     print("|---|---|---|---|")

@@ -10,7 +10,7 @@ from kvstore.commands.keys import (parse_numkeys, parse_scan_cursor, parse_scan_
                                    scan_collection, scan_compact)
 from kvstore.commands.strings import parse_int
 from kvstore.errors import CommandError
-from kvstore.keyspace import TYPE_SET, TYPE_ZSET, Collection, ZSetValue
+from kvstore.keyspace import TYPE_SET, TYPE_ZSET, Collection, ZSetValue, sortable_score
 from kvstore.numbers import LLONG_MAX, parse_double
 from kvstore.resp import Double, NullArray, format_double, strict_int
 
@@ -80,6 +80,30 @@ def _lex_le_max(m, bound):
     return kind == "+" or (kind == "[" and m <= v) or (kind == "(" and m < v)
 
 
+def _score_bound_key(bound, upper):
+    """Index key (without the zset's head) at a score bound: the entries in range sort at or
+    after the lower bound's key and before the upper bound's key."""
+    v, excl = bound
+    s = sortable_score(v)
+    return s + _MAX_SEEK if excl != upper else s
+
+
+_LEX_SEEK_MAX = 448   # longer bounds may tie with a long member's stored head: walk instead
+
+
+def _lex_bound_key(s0, bound, upper):
+    """As _score_bound_key for a lex bound in a zset whose members all have sortable score
+    `s0` (so index order is member order); None when the bound is too long to seek by."""
+    kind, v = bound
+    if kind == "-":
+        return s0
+    if kind == "+":
+        return s0 + _MAX_SEEK
+    if len(v) > _LEX_SEEK_MAX:
+        return None
+    return s0 + v + b"\x00" if (kind == "(") != upper else s0 + v
+
+
 def range_by_score(z, lo, hi, rev=False, offset=0, count=-1):
     if offset < 0:
         return []
@@ -113,7 +137,15 @@ def range_by_lex(z, lo, hi, rev=False, offset=0, count=-1):
         return []
     out = []
     started = False
-    for m, s in z.iterate(rev=rev):
+    start_key = None
+    s0 = z.uniform_score()
+    if s0 is not None:
+        # One score: index order is member order, so seek to the bound (the walk below still
+        # checks it; entries before the seek key would all have been skipped).
+        key = _lex_bound_key(s0, hi, True) if rev else _lex_bound_key(s0, lo, False)
+        if key is not None:
+            start_key = z.shead + key
+    for m, s in z.iterate(rev=rev, start_key=start_key):
         if not started:
             if rev:
                 if not _lex_le_max(m, hi):
@@ -287,7 +319,9 @@ def zrevrangebylex(ks, client, args):
 def zcount(ks, client, args):
     lo, hi = parse_score_bound(args[2]), parse_score_bound(args[3])
     z = _open(ks, args[1])
-    return 0 if z is None else len(range_by_score(z, lo, hi))
+    if z is None:
+        return 0
+    return z.count_between(_score_bound_key(lo, False), _score_bound_key(hi, True))
 
 
 @command("zlexcount", 4, "readonly fast", 1, 1, 1, group="sorted_set",
@@ -296,7 +330,14 @@ def zcount(ks, client, args):
 def zlexcount(ks, client, args):
     lo, hi = parse_lex_bound(args[2]), parse_lex_bound(args[3])
     z = _open(ks, args[1])
-    return 0 if z is None else len(range_by_lex(z, lo, hi))
+    if z is None:
+        return 0
+    s0 = z.uniform_score()
+    if s0 is not None:
+        first, stop = _lex_bound_key(s0, lo, False), _lex_bound_key(s0, hi, True)
+        if first is not None and stop is not None:
+            return z.count_between(first, stop)
+    return len(range_by_lex(z, lo, hi))
 
 
 # ---- writes -----------------------------------------------------------------------------------
