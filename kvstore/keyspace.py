@@ -406,7 +406,7 @@ class ZSetValue:
     at most 2 x ZSET_FANOUT steps each: O(log n) for both. Zsets written before the tree
     existed (no `_ZSET_TREE` mark) walk the index instead."""
 
-    __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send", "chead", "counted")
+    __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send", "chead", "counted", "_cur")
 
     def __init__(self, coll):
         self.coll = coll
@@ -417,6 +417,7 @@ class ZSetValue:
         self.send = coll.head + b"t"
         self.chead = coll.head + b"c"
         self.counted = coll.extra == _ZSET_TREE
+        self._cur = None             # the rank tree's point lookups share one cursor
 
     @classmethod
     def open(cls, ks, key, prefix=None):
@@ -489,9 +490,16 @@ class ZSetValue:
     def _nhead(self, level):
         return self.chead + bytes((level,))
 
+    def _cursor(self):
+        """The cursor of point lookups (positioned afresh by each; generators such as
+        `_walk` open their own)."""
+        if self._cur is None:
+            self._cur = self.txn.cursor(db=self.elems)
+        return self._cur
+
     def _top(self):
         """The root's level (0 when the tree is empty)."""
-        cur = self.txn.cursor(db=self.elems)
+        cur = self._cursor()
         if cur.set_range(self.chead + b"\xff"):
             if not cur.prev():
                 return 0
@@ -512,7 +520,7 @@ class ZSetValue:
         """The node of `level` covering index key `ikey` (the last one starting at or
         before it), or None when `ikey` comes before every node."""
         head = self._nhead(level)
-        cur = self.txn.cursor(db=self.elems)
+        cur = self._cursor()
         target = head + ikey
         if cur.set_range(target):
             if cur.key() != target and not cur.prev():
@@ -523,12 +531,12 @@ class ZSetValue:
 
     def _first(self, level):
         head = self._nhead(level)
-        cur = self.txn.cursor(db=self.elems)
+        cur = self._cursor()
         return self._node_at(cur, head) if cur.set_range(head) else None
 
     def _prev_sibling(self, level, first):
         head = self._nhead(level)
-        cur = self.txn.cursor(db=self.elems)
+        cur = self._cursor()
         if not cur.set_key(head + first) or not cur.prev():
             return None
         return self._node_at(cur, head)
@@ -606,6 +614,7 @@ class ZSetValue:
             return
         successor = None
         shrunk = {}                           # level -> first key of a node now small
+        dropped = False                       # a node went: the root may have one child
         lost = True                           # level 1 loses a child: the entry itself
         for level in range(1, top + 1):
             node = self._floor(level, ikey)
@@ -615,6 +624,7 @@ class ZSetValue:
             lost = node[2] == 0
             if lost:
                 self._del_node(level, node[0])
+                dropped = True
                 continue
             if node[0] == ikey:
                 # Its first entry went: the next index entry (in this node) names it now.
@@ -624,9 +634,10 @@ class ZSetValue:
                 self._del_node(level, ikey)
                 node[0] = successor
             self._put_node(level, node)
-            if node[1] < ZSET_FANOUT // 2:
+            if node[1] < ZSET_FANOUT // 2 and level < top:
                 shrunk[level] = node[0]
-        self._rebalance(shrunk)
+        if shrunk or dropped:
+            self._rebalance(shrunk)
 
     def _rebalance(self, shrunk):
         """Merge small nodes into their previous sibling (same parent only, and only while

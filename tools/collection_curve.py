@@ -6,8 +6,9 @@ for kvstore and a real redis-server side by side.
     .venv/bin/python tools/collection_curve.py --ranks [--members 1000000]
 
 At each size it rewrites `--probe` random existing elements with redis-benchmark (50
-connections, pipeline 16) and reports microseconds per operation (1 / throughput); the claim to check is that a 1M-element collection costs
-about what a 10-element one does (per-element records, O(log n))."""
+connections, pipeline 16 unless --pipeline) and reports microseconds per operation
+(1 / throughput); the claim to check is that a 1M-element collection costs about what a
+10-element one does (per-element records, O(log n))."""
 
 import argparse
 import os
@@ -32,16 +33,16 @@ def fill(port, cmd, key, start, stop, batch=5000):
     p.execute()
 
 
-def probe(port, cmd, key, size, n, clients=50):
+def probe(port, cmd, key, size, n, clients=50, pipeline=16):
     """Microseconds per op for n writes to random existing elements of a collection of
-    `size` (redis-benchmark, `clients` connections, pipeline 16, -r size: the collection
+    `size` (redis-benchmark, `clients` connections, `pipeline`, -r size: the collection
     keeps its size): the server's cost, not a Python client's."""
     import re
     import subprocess
     tail = ["hset", key, "f__rand_int__", "v"] if cmd == "hset" else \
         ["zadd", key, "__rand_int__", "m__rand_int__"]
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", str(clients),
-                          "-P", "16", "-r", str(size), "-q", "--csv"] + tail,
+                          "-P", str(pipeline), "-r", str(size), "-q", "--csv"] + tail,
                          capture_output=True, text=True, timeout=600).stdout
     m = re.search(r'"[^"]*","([0-9.]+)"', out)
     return 1e6 / float(m.group(1))
@@ -97,6 +98,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="10,1000,100000,1000000")
     ap.add_argument("--probe", type=int, default=20000)
+    ap.add_argument("--commands", default="hset,zadd")
+    ap.add_argument("--pipeline", type=int, default=16)
     ap.add_argument("--ranks", action="store_true",
                     help="time rank, count and lex queries in one big zset instead")
     ap.add_argument("--members", type=int, default=1000000)
@@ -107,7 +110,7 @@ def main():
     sizes = [int(x) for x in args.sizes.split(",")]
     print("| command | elements | kvstore us/op | redis us/op |")
     print("|---|---|---|---|")
-    for cmd in ("hset", "zadd"):
+    for cmd in args.commands.split(","):
         servers = {k: Server(k, "everysec") for k in ("kvstore", "redis")}
         try:
             counts = {k: 0 for k in servers}
@@ -117,7 +120,8 @@ def main():
                     if counts[kind] < size:
                         fill(srv.port, cmd, "c", counts[kind], size)
                         counts[kind] = size
-                    row[kind] = probe(srv.port, cmd, "c", size, args.probe)
+                    row[kind] = probe(srv.port, cmd, "c", size, args.probe,
+                                      pipeline=args.pipeline)
                 print("| %s | %d | %.1f | %.1f |" % (cmd.upper(), size, row["kvstore"],
                                                      row["redis"]), flush=True)
         finally:
