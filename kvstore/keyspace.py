@@ -452,13 +452,17 @@ class ZSetValue:
             score = 0.0                       # Redis keeps -0 as 0
         sub = self._sub(member)
         txn = self.txn
+        counted = self.counted
+        ikey = sortable_score(score) + sub
         if old is not None:
             if old == score:
                 return                        # same index entry, same score record
-            ikey = sortable_score(old) + sub
-            txn.delete(self.shead + ikey, db=self.elems)
-            if self.counted:
-                self._tree_removed(ikey)
+            old_ikey = sortable_score(old) + sub
+            if counted and self._same_leaf(old_ikey, ikey):
+                counted = False               # no node changes (ZINCRBY by a little)
+            txn.delete(self.shead + old_ikey, db=self.elems)
+            if counted:
+                self._tree_removed(old_ikey)
         else:
             self.coll.size += 1
             n = len(member)
@@ -466,9 +470,8 @@ class ZSetValue:
                 self.coll.max_len = n
         txn.put(self.mhead + sub, encode_element_value(member, _SCORE.pack(score)),
                 db=self.elems)
-        ikey = sortable_score(score) + sub
         txn.put(self.shead + ikey, encode_element_value(member, b""), db=self.elems)
-        if self.counted:
+        if counted:
             self._tree_added(ikey)
 
     def remove(self, member, score=None):
@@ -540,6 +543,20 @@ class ZSetValue:
         if not cur.set_key(head + first) or not cur.prev():
             return None
         return self._node_at(cur, head)
+
+    def _same_leaf(self, old, new):
+        """Whether index keys `old` (present) and `new` (absent) both lie inside one level-1
+        node, neither being its first entry: moving an entry from one to the other then
+        changes no node at any level."""
+        node = self._floor(1, old)
+        if node is None or node[0] == old or new <= node[0]:
+            return False
+        cur = self._cursor()                  # (left on that node by _floor)
+        if not cur.next():
+            return True
+        head = self._nhead(1)
+        k = cur.key()
+        return k[:len(head)] != head or new < k[len(head):]
 
     def _put_node(self, level, node):
         self.txn.put(self._nhead(level) + node[0], _NODE.pack(node[1], node[2]),
