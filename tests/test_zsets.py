@@ -143,3 +143,22 @@ def test_counts_and_lex_ranges_of_a_big_zset_against_redis(kv, ref):
             ref.zrangebylex("words", lo, hi, start=0, num=50), (lo, hi)
         assert kv.zrevrangebylex("words", hi, lo, start=2, num=50) == \
             ref.zrevrangebylex("words", hi, lo, start=2, num=50), (lo, hi)
+
+
+def test_zrandmember_in_a_big_zset(kv):
+    """A few picks in a big zset go by rank (no walk over it): right members and scores,
+    distinct with a positive count, and spread over the set."""
+    mapping = {"r%04d" % i: i / 2 for i in range(4000)}
+    kv.zadd("rz", mapping)
+    picked = kv.zrandmember("rz", 60)
+    assert len(picked) == len(set(picked)) == 60 and all(m.decode() in mapping for m in picked)
+    flat = kv.execute_command("ZRANDMEMBER", "rz", -80, "WITHSCORES")    # RESP2: flat
+    assert len(flat) == 160
+    assert all(mapping[m.decode()] == float(s) for m, s in zip(flat[0::2], flat[1::2]))
+    singles = {kv.zrandmember("rz") for _ in range(40)}
+    assert len(singles) > 20 and all(m.decode() in mapping for m in singles)
+    # The whole set for a count at least its size, as Redis.
+    assert sorted(kv.zrandmember("rz", 5000)) == sorted(m.encode() for m in mapping)
+    kv.zadd("small", {"a": 1, "b": 2})
+    assert sorted(kv.zrandmember("small", -6)) in ([b"a"] * k + [b"b"] * (6 - k)
+                                                   for k in range(7))

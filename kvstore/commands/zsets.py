@@ -611,16 +611,33 @@ def zrandmember(ks, client, args):
         if count < -LLONG_MAX:
             raise CommandError(errors.RANDFIELD_RANGE)
     z = _open(ks, args[1])
-    pairs = [] if z is None else list(z.iterate())
+    size = 0 if z is None else z.size
     if count is None:
-        return random.choice(pairs)[0] if pairs else None
-    if not pairs or count == 0:
+        return _entry_at(z, random.randrange(size))[0] if size else None
+    if not size or count == 0:
         return []
-    if count > 0:
-        chosen = pairs if count >= len(pairs) else random.sample(pairs, count)
+    picks = count if count > 0 else -count
+    if count >= size or picks * _RANK_PICK_COST > size:
+        # Many picks for the size: one walk over the whole zset is cheaper.
+        pairs = list(z.iterate())
+        if count > 0:
+            chosen = pairs if count >= size else random.sample(pairs, count)
+        else:
+            chosen = [random.choice(pairs) for _ in range(picks)]
     else:
-        chosen = [random.choice(pairs) for _ in range(-count)]
+        # A few picks in a big zset: each one is an O(log n) walk down the rank tree.
+        ranks = random.sample(range(size), count) if count > 0 else \
+            [random.randrange(size) for _ in range(picks)]
+        chosen = [_entry_at(z, r) for r in ranks]
     return _with_scores_reply(client, chosen) if withscores else [m for m, _ in chosen]
+
+
+_RANK_PICK_COST = 16        # a random pick by rank costs about this many walked entries
+
+
+def _entry_at(z, rank):
+    """(member, score) at `rank`."""
+    return next(z.iterate_from_rank(rank))
 
 
 @command("zscan", -3, "readonly", 1, 1, 1, group="sorted_set",
