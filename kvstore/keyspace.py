@@ -654,12 +654,13 @@ class ZSetValue:
             if node[1] < ZSET_FANOUT // 2 and level < top:
                 shrunk[level] = node[0]
         if shrunk or dropped:
-            self._rebalance(shrunk)
+            self._rebalance(shrunk, top)
 
-    def _rebalance(self, shrunk):
+    def _rebalance(self, shrunk, top):
         """Merge small nodes into their previous sibling (same parent only, and only while
-        the result stays within 2 x ZSET_FANOUT children); drop roots with one child."""
-        top = self._top()
+        the result stays within 2 x ZSET_FANOUT children); drop roots with one child. `top`:
+        the root's level before the removal (the removal itself never drops a level unless
+        the tree became empty, where `_first` below finds no root)."""
         for level in range(1, top):
             first = shrunk.get(level)
             if first is None:
@@ -681,7 +682,7 @@ class ZSetValue:
                 shrunk[level + 1] = parent[0]
         while top > 1:
             root = self._first(top)
-            if root[1] > 1:
+            if root is None or root[1] > 1:
                 break
             self._del_node(top, root[0])
             top -= 1
