@@ -21,8 +21,10 @@ log bytes, the stream's selected db) so that a failed commit leaves memory untou
 """
 
 import hashlib
+import random
 import struct
 import time
+import zlib
 
 from kvstore import errors
 from kvstore.errors import CommandError
@@ -95,6 +97,10 @@ def rekey(rec, new_key):
 _COLL = struct.Struct("<QQ")               # collection body: key id, element count
 FREE_INLINE_MAX = 1024                      # larger collections are freed in the background
 ELEM_PLAIN, ELEM_LONG = 0, 1                # element value prefix: name in the key / beside
+_SLOT = struct.Struct(">I")
+SLOT_SIZE = _SLOT.size
+PICK_SPREAD = 16            # a random pick steps 0..15 elements past a random slot (Collection.pick)
+PICK_COST = 16              # a random pick costs about as much as walking this many elements
 
 
 def collection_keyid(rec):
@@ -103,6 +109,14 @@ def collection_keyid(rec):
 
 def collection_size(rec):
     return _COLL.unpack_from(rec, record_body_offset(rec))[1]
+
+
+def element_slot(name):
+    """The 4-byte hash that orders a set's or a hash's elements: their table key is
+    <keyid><slot><name>, so seeking a random slot finds a random element (Collection.pick).
+    CRC-32 (C speed, stable across processes and versions), multiplied by an odd constant so
+    that names differing in a few bytes spread like random values."""
+    return _SLOT.pack((zlib.crc32(name) * 0x9E3779B1) & 0xFFFFFFFF)
 
 
 def encode_element_value(name, value):
@@ -120,10 +134,58 @@ def decode_element(sub, v):
     return bytes(v[5:5 + n]), bytes(v[5 + n:])
 
 
+CONVERT_BATCH = 20000       # elements re-keyed per write transaction by add_element_slots
+
+
+def add_element_slots(env, meta_db, elems_db, sys_db, progress_key):
+    """Storage format 1 -> 2: re-key every set's and hash's elements from <keyid><name> to
+    <keyid><slot><name>. A collection moves whole inside one write transaction (several
+    small ones share one, up to CONVERT_BATCH elements), which also records the last key
+    record converted at `progress_key` in `sys_db`: after a crash the conversion resumes
+    there and never converts a collection twice. Returns the number converted."""
+    with env.begin() as txn:
+        resume = txn.get(progress_key, db=sys_db)
+    converted = 0
+    while True:
+        with env.begin(write=True) as txn:
+            cur = txn.cursor(db=meta_db)
+            found = cur.set_range(resume) if resume is not None else cur.first()
+            if found and resume is not None and cur.key() == resume:
+                found = cur.next()
+            moved = 0
+            while found and moved < CONVERT_BATCH:
+                rec = cur.value()
+                if rec[0] & TYPE_MASK in (TYPE_SET, TYPE_HASH):
+                    head = _U64BE.pack(collection_keyid(rec))
+                    ec = txn.cursor(db=elems_db)
+                    old = []
+                    if ec.set_range(head):
+                        for k, v in ec:
+                            if k[:8] != head:
+                                break
+                            old.append((k, v))
+                    for k, v in old:
+                        txn.delete(k, db=elems_db)
+                    for k, v in old:
+                        sub = k[8:]
+                        txn.put(head + element_slot(decode_element(sub, v)[0]) + sub, v,
+                                db=elems_db)
+                    moved += len(old) + 1
+                    converted += 1
+                resume = cur.key()
+                found = cur.next()
+            if resume is not None:
+                txn.put(progress_key, resume, db=sys_db)
+        if not found:
+            return converted
+
+
 class Collection:
     """A collection key opened for reading or writing within one command.
 
-    `get`/`put`/`delete` work on elements by name (any length); `save(expire)` writes the key
+    `get`/`put`/`delete`/`items`/`pick` work on a set's or a hash's elements by name (any
+    length), stored at <keyid><element_slot(name)><name> (lists and sorted sets wrap a
+    Collection and key their own records); `save(expire)` writes the key
     record with the new size, or deletes the key when it became empty (Redis never keeps empty
     collections). `big` (FLAG_RAW on collection records) mirrors Redis's one-way conversion
     from the compact encoding (listpack/intset) to the big one, for OBJECT ENCODING.
@@ -172,7 +234,8 @@ class Collection:
         return cls.open(ks, key, type_code) or cls.create(ks, key, type_code, extra=extra)
 
     def _sub(self, name):
-        return self.head + (name if len(name) <= LONG_KEY_LIMIT else encode_key(name))
+        return self.head + element_slot(name) + (
+            name if len(name) <= LONG_KEY_LIMIT else encode_key(name))
 
     def get(self, name):
         v = self.ks.txn.get(self._sub(name), db=self.elems)
@@ -211,6 +274,53 @@ class Collection:
         if order is None:
             return self.ks.elements(self.keyid)
         return [(name, self.get(name)) for name in order]
+
+    def cursor(self):
+        return self.ks.txn.cursor(db=self.elems)
+
+    def pick(self, cur):
+        """A random element (name, value) of this non-empty set or hash, using cursor `cur`
+        (self.cursor()): O(log n). The element after a random slot, then 0..PICK_SPREAD-1
+        more (wrapping around): an element's chance is the mean of the PICK_SPREAD slot gaps
+        before it, which varies far less than one gap does (a coefficient of variation of
+        about 0.25 against 1), so picks are close to uniform, as Redis's are."""
+        head = self.head
+        hl = len(head)
+        if not (cur.set_range(head + _SLOT.pack(random.getrandbits(32)))
+                and cur.key()[:hl] == head):
+            cur.set_range(head)
+        for _ in range(random.randrange(PICK_SPREAD)):
+            if not (cur.next() and cur.key()[:hl] == head):
+                cur.set_range(head)
+        return decode_element(cur.key()[hl + SLOT_SIZE:], cur.value())
+
+    def random_items(self, count):
+        """(name, value) of random elements of this non-empty set or hash, with the meaning
+        SRANDMEMBER and HRANDFIELD give `count`: count < 0, -count picks (repeats allowed);
+        count >= size, every element; else `count` distinct ones. Picks cost O(log n) each
+        (see pick); when they would be many for the size, one walk over the collection is
+        cheaper and is what Redis does too (it copies the set when count * 3 > size)."""
+        size = self.size
+        if count < 0:
+            if -count * PICK_COST > size:
+                items = list(self.items())
+                return [random.choice(items) for _ in range(-count)]
+            cur = self.cursor()
+            return [self.pick(cur) for _ in range(-count)]
+        if count >= size:
+            return list(self.items())
+        if count * 3 > size or count * PICK_COST > size:
+            return random.sample(list(self.items()), count)
+        chosen = {}
+        cur = self.cursor()
+        # Picks are nearly uniform and count <= size / 3, so this ends after about
+        # 1.2 * count picks; the bound only guards against the impossible.
+        for _ in range(count * 100):
+            name, value = self.pick(cur)
+            chosen.setdefault(name, value)
+            if len(chosen) == count:
+                return list(chosen.items())
+        return random.sample(list(self.items()), count)
 
     # A small hash keeps its field names in insertion order in the record's `extra`:
     # _HASH_ORDER, then (u32 length, name) per field. Big hashes (Redis's hash table order,
@@ -1303,9 +1413,10 @@ class Keyspace:
             yield k[8:], v
 
     def elements(self, keyid):
-        """(element name, value) pairs of a collection (full names, long ones included)."""
+        """(element name, value) pairs of a set or a hash (full names, long ones included),
+        in slot order."""
         for sub, v in self.raw_elements(keyid):
-            yield decode_element(sub, v)
+            yield decode_element(sub[SLOT_SIZE:], v)
 
     def free_elements(self, rec, defer=False):
         """Drop a collection's elements: at once when small, else (or with `defer`) in

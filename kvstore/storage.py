@@ -4,10 +4,11 @@ commit/sync policy. The only module that opens or commits LMDB transactions' out
 Tables (named LMDB databases):
   meta     <pdb u32 BE><encoded key>              -> key record (see keyspace.py)
   expires  <pdb u32 BE><expire ms u64 BE><enc key> -> b""      (ordered index for active expiry)
-  elems    <keyid u64 BE><element ...>             -> element records of collections
+  elems    <keyid u64 BE><element ...>             -> element records of collections (sets and
+                                                     hashes: <slot u32 BE><name>, see keyspace)
   log      <first byte offset u64 BE>              -> <u64 LE commit unix ms> + RESP bytes of one
                                                      committed batch
-  sys      named records: dbmap, counters, repl state, id allocators, lastsave
+  sys      named records: dbmap, counters, repl state, id allocators, lastsave, format
 
 Logical databases (SELECT n) map to physical ids (pdb) through `dbmap`, so SWAPDB swaps two
 entries and FLUSHDB points the logical db at a fresh pdb while the old one is reclaimed in
@@ -52,6 +53,12 @@ SYS_RECLAIM = b"reclaim"
 SYS_RECLAIM_KEYIDS = b"reclaim_keyids"
 SYS_STAGING = b"staging"
 SYS_COUNTS_PREFIX = b"counts:"
+SYS_FORMAT = b"format"
+SYS_CONVERTED = b"converted"     # format 1 -> 2: the last key record converted (resumes there)
+
+# The layout of the tables. 1 (no SYS_FORMAT record): set and hash elements at <keyid><name>;
+# 2: at <keyid><slot><name> (keyspace.element_slot). Older data is converted at open.
+FORMAT_VERSION = 2
 
 ENV_DIRNAME = "kvstore.lmdb"
 OLD_SUFFIX = ".old"
@@ -171,7 +178,28 @@ class Storage:
         self.elems_db = self.env.open_db(b"elems")
         self.log_db = self.env.open_db(b"log")
         self.sys_db = self.env.open_db(b"sys")
+        self._upgrade_format()
         self._load_sys()
+
+    def _upgrade_format(self):
+        with self.env.begin() as txn:
+            raw = txn.get(SYS_FORMAT, db=self.sys_db)
+            empty = txn.stat(self.meta_db)["entries"] == 0
+        version = _U32.unpack(raw)[0] if raw else 1
+        if version > FORMAT_VERSION:
+            raise RuntimeError("the data in %s has format %d; this kvstore reads formats up "
+                               "to %d" % (self.path, version, FORMAT_VERSION))
+        if version == 1 and not empty:
+            from kvstore.keyspace import add_element_slots
+            log.warning("data format 1: re-keying set and hash elements (format %d)...",
+                        FORMAT_VERSION)
+            n = add_element_slots(self.env, self.meta_db, self.elems_db, self.sys_db,
+                                  SYS_CONVERTED)
+            log.warning("data format %d: %d sets and hashes converted", FORMAT_VERSION, n)
+        if version != FORMAT_VERSION:
+            with self.env.begin(write=True) as txn:
+                txn.put(SYS_FORMAT, _U32.pack(FORMAT_VERSION), db=self.sys_db)
+                txn.delete(SYS_CONVERTED, db=self.sys_db)
 
     def replace_environment(self, incoming_dir):
         """Adopt a native snapshot (an LMDB environment copied from a primary, the file

@@ -87,3 +87,46 @@ def test_scans_of_compact_collections_in_redis_order(kv, ref):
         assert k.call(*args) == r.call(*args), args
     k.close()
     r.close()
+
+
+def _spread(client, key, size, picks, cmd):
+    """Counts of `picks` single random picks (pipelined) of a `size`-element collection."""
+    p = client.pipeline(transaction=False)
+    for _ in range(picks):
+        p.execute_command(cmd, key)
+    counts = {}
+    for m in p.execute():
+        counts[m] = counts.get(m, 0) + 1
+    return counts
+
+
+def test_random_members_of_a_big_set(kv):
+    """SRANDMEMBER and SPOP on a big set pick by seeking a random slot (no walk over the
+    set): the picks are members, distinct for a positive count, repeated as asked for a
+    negative one, and spread evenly: in 20,000 picks among 200 members every member comes up
+    and none more than 3x its share (a pick that takes the element after a random slot
+    without stepping on gives the member after the widest gap ~5x its share)."""
+    members = {b"m%d" % i for i in range(200)}
+    kv.sadd("s", *members)
+    counts = _spread(kv, "s", 200, 20000, "SRANDMEMBER")
+    assert set(counts) == members
+    assert max(counts.values()) < 300, sorted(counts.values())[-5:]
+    big = {b"member:%d" % i for i in range(6000)}
+    kv.sadd("big", *big)
+    few = kv.srandmember("big", 370)                     # 370 picks, distinct
+    assert len(few) == len(set(few)) == 370 and set(few) <= big
+    many = kv.srandmember("big", 2500)                   # count * 3 > size: one walk
+    assert len(many) == len(set(many)) == 2500 and set(many) <= big
+    rep = kv.srandmember("big", -300)
+    assert len(rep) == 300 and set(rep) <= big and len(set(rep)) > 250
+    assert set(kv.srandmember("big", 6001)) == big
+    popped = kv.spop("big", 100)                          # one pick each
+    assert len(set(popped)) == 100 and set(popped) <= big
+    one = kv.spop("big")
+    assert one in big and one not in popped
+    walked = kv.spop("big", 1500)                         # count * 5 > size: one walk
+    assert len(set(walked)) == 1500 and not set(walked) & set(popped + [one])
+    left = big - set(popped) - {one} - set(walked)
+    assert kv.scard("big") == len(left) == 4399
+    assert kv.smembers("big") == left
+    assert all(kv.sismember("big", m) for m in list(left)[:50])

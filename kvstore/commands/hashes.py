@@ -3,7 +3,6 @@ O(log n) whatever the hash's size. A small hash (what Redis keeps as a listpack)
 fields in insertion order, as Redis does; a big one in byte order (Redis's order is then its
 hash table's, which clients must not rely on)."""
 
-import random
 
 from kvstore import errors
 from kvstore.commands import command
@@ -213,17 +212,10 @@ def hrandfield(ks, client, args):
             raise CommandError(errors.RANDFIELD_RANGE)
     h = _open(ks, args[1])
     if count is None:
-        if h is None:
-            return None
-        items = list(h.items())
-        return random.choice(items)[0]
+        return None if h is None else h.pick(h.cursor())[0]
     if h is None or count == 0:
         return []
-    items = list(h.items())
-    if count > 0:
-        chosen = items if count >= len(items) else random.sample(items, count)
-    else:
-        chosen = [random.choice(items) for _ in range(-count)]
+    chosen = h.random_items(count)
     if with_values:
         if client.resp3:
             return [[f, v] for f, v in chosen]

@@ -9,8 +9,9 @@ from kvstore.commands.strings import parse_int
 from kvstore.encoding import string_encoding_for_object
 from kvstore.errors import CommandError
 from kvstore.glob import compile_pattern, literal_prefix
-from kvstore.keyspace import (FLAG_RAW, HDR, TYPE_MASK, TYPE_NAMES, TYPE_STRING,
-                              decode_element, record_body_offset, record_key, rekey)
+from kvstore.keyspace import (FLAG_RAW, HDR, SLOT_SIZE, TYPE_HASH, TYPE_MASK, TYPE_NAMES,
+                              TYPE_SET, TYPE_STRING, decode_element, record_body_offset,
+                              record_key, rekey)
 from kvstore.numbers import LLONG_MAX, LLONG_MIN
 from kvstore.resp import OK, Simple, strict_int
 from replication import rdb
@@ -269,7 +270,8 @@ def scan_compact(items, rx, with_values):
 def scan_collection(ks, client, coll, cid, count, rx, with_values, sub_prefix=b"",
                     value_fn=None):
     """HSCAN/SSCAN/ZSCAN over a collection's element records whose sub key starts with
-    `sub_prefix` (ZSCAN: the member records). A collection still in Redis's compact encoding
+    `sub_prefix` (ZSCAN: the member records; a set's or a hash's names follow their slot). A
+    collection still in Redis's compact encoding
     comes back whole with cursor 0, as Redis does; a big one is paged by element count with
     server-side cursors (see Server.scan_cursor_for). `value_fn` turns a stored value into
     the reply's (ZSCAN: the score)."""
@@ -288,9 +290,10 @@ def scan_collection(ks, client, coll, cid, count, rx, with_values, sub_prefix=b"
     seen = 0
     last = None
     hl = len(head)
+    name_at = hl + (SLOT_SIZE if coll.type_code in (TYPE_SET, TYPE_HASH) else 0)
     while positioned and cur.key()[:hl] == head:
         last = cur.key()
-        name, value = decode_element(last[hl:], cur.value())
+        name, value = decode_element(last[name_at:], cur.value())
         seen += 1
         if rx is None or rx.match(name):
             if with_values:

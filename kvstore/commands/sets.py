@@ -17,6 +17,7 @@ from kvstore.resp import SetReply, strict_int
 _SYNTAX = CommandError(errors.SYNTAX)
 _EMPTY = b""
 SREM_BATCH = 1024          # SPOP's SREM effects go out in batches of this many members
+SPOP_WALK_RATIO = 5        # SPOP of more than size / 5 members walks the set (Redis's cut-off)
 
 
 def _open(ks, key, prefix=None):
@@ -141,9 +142,8 @@ def spop(ks, client, args):
     s = _open(ks, args[1])
     if s is None:
         return None if count is None else SetReply([])
-    members = [m for m, _ in s.items()]
     if count is None:
-        m = random.choice(members)
+        m = s.pick(s.cursor())[0]
         s.delete(m)
         ks.notify("s", b"spop", args[1])
         s.save()
@@ -151,16 +151,27 @@ def spop(ks, client, args):
         return m
     if count == 0:
         return SetReply([])
-    if count >= len(members):
+    if count >= s.size:
+        members = [m for m, _ in s.items()]
         ks.notify("s", b"spop", args[1])
         ks.notify("g", b"del", args[1])
         ks.delete(args[1])
         ks.propagate([b"UNLINK" if client.server.cfg.lazyfree_lazy_server_del else b"DEL",
                       args[1]])
         return SetReply(members)
-    chosen = random.sample(members, count)
-    for m in chosen:
-        s.delete(m)
+    if count * SPOP_WALK_RATIO > s.size:
+        # Many members for the size: one walk (Redis also rebuilds the set in this case).
+        chosen = random.sample([m for m, _ in s.items()], count)
+        for m in chosen:
+            s.delete(m)
+    else:
+        # Few: one O(log n) pick each; a popped member leaves the table, so no repeats.
+        cur = s.cursor()
+        chosen = []
+        for _ in range(count):
+            m = s.pick(cur)[0]
+            s.delete(m)
+            chosen.append(m)
     ks.notify("s", b"spop", args[1])
     s.save()
     for i in range(0, len(chosen), SREM_BATCH):
@@ -178,14 +189,16 @@ def srandmember(ks, client, args):
         count = _parse_count(args[2])
         if count < -LLONG_MAX:
             raise CommandError(errors.RANDFIELD_RANGE)
-    members = _members(ks, args[1])
+    s = _open(ks, args[1])
+    if s is None:
+        return None if count is None else []
     if count is None:
-        return random.choice(members) if members else None
-    if not members or count == 0:
+        return s.pick(s.cursor())[0]
+    if count == 0:
         return []
-    if count > 0:
-        return members if count >= len(members) else random.sample(members, count)
-    return [random.choice(members) for _ in range(-count)]
+    if not s.big and count >= s.size:
+        return _members(ks, args[1])                  # a whole intset: ascending, as Redis
+    return [m for m, _ in s.random_items(count)]
 
 
 @command("smove", 4, "write fast", 1, 2, 1, group="set",
