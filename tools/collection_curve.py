@@ -4,6 +4,7 @@ for kvstore and a real redis-server side by side.
 
     .venv/bin/python tools/collection_curve.py [--sizes 10,1000,100000,1000000]
     .venv/bin/python tools/collection_curve.py --ranks [--members 1000000]
+    .venv/bin/python tools/collection_curve.py --picks [--members 1000000]
 
 At each size it rewrites `--probe` random existing elements with redis-benchmark (50
 connections, pipeline 16 unless --pipeline) and reports microseconds per operation
@@ -62,23 +63,46 @@ RANK_QUERIES = (
 )
 
 
-def ranks(members, repeat=50):
-    """Milliseconds per rank-style query in a zset of `members` (score i, member m<i>) and
-    one of the same members all with score 0 (lex queries), kvstore and redis-server."""
+PICK_QUERIES = (
+    ("SRANDMEMBER s", ["SRANDMEMBER", "s"]),
+    ("SRANDMEMBER s 5", ["SRANDMEMBER", "s", "5"]),
+    ("SRANDMEMBER s -5", ["SRANDMEMBER", "s", "-5"]),
+    ("SPOP s", ["SPOP", "s"]),
+    ("SPOP s 5", ["SPOP", "s", "5"]),
+    ("HRANDFIELD h", ["HRANDFIELD", "h"]),
+    ("HRANDFIELD h 5 WITHVALUES", ["HRANDFIELD", "h", "5", "WITHVALUES"]),
+)
+
+
+def fill_zsets(c, members):
+    """zset z: score i, member m<i>; zset w: the same members, all score 0."""
+    for start in range(0, members, 2000):
+        stop = min(members, start + 2000)
+        c.execute_command("ZADD", "z", *[x for i in range(start, stop) for x in (i, "m%07d" % i)])
+        c.execute_command("ZADD", "w", *[x for i in range(start, stop) for x in (0, "m%07d" % i)])
+
+
+def fill_set_and_hash(c, members):
+    """set s: members m<i>; hash h: fields f<i> with value i."""
+    for start in range(0, members, 2000):
+        stop = min(members, start + 2000)
+        c.execute_command("SADD", "s", *["m%07d" % i for i in range(start, stop)])
+        c.execute_command("HSET", "h", *[x for i in range(start, stop) for x in ("f%07d" % i, i)])
+
+
+def timed_queries(members, fill_fn, queries, same_replies, repeat=50):
+    """Milliseconds per query (one client, round trip included) on data made by
+    fill_fn(client, members), kvstore and redis-server side by side; with `same_replies`
+    both servers must answer alike (random picks cannot)."""
     import time
-    print("| query (%d members) | kvstore ms | redis ms |" % members)
+    print("| query (%d elements) | kvstore ms | redis ms |" % members)
     print("|---|---|---|")
     servers = {k: Server(k, "everysec") for k in ("kvstore", "redis")}
     try:
         clients = {k: redis.Redis(port=s.port, protocol=2) for k, s in servers.items()}
         for c in clients.values():
-            for start in range(0, members, 2000):
-                stop = min(members, start + 2000)
-                c.execute_command("ZADD", "z", *[x for i in range(start, stop)
-                                                 for x in (i, "m%07d" % i)])
-                c.execute_command("ZADD", "w", *[x for i in range(start, stop)
-                                                 for x in (0, "m%07d" % i)])
-        for label, cmd in RANK_QUERIES:
+            fill_fn(c, members)
+        for label, cmd in queries:
             row = {}
             replies = set()
             for kind, c in clients.items():
@@ -87,7 +111,7 @@ def ranks(members, repeat=50):
                     reply = c.execute_command(*cmd)
                 row[kind] = (time.perf_counter() - t0) / repeat * 1e3
                 replies.add(repr(reply))
-            assert len(replies) == 1, (label, replies)
+            assert len(replies) == 1 or not same_replies, (label, replies)
             print("| %s | %.3f | %.3f |" % (label, row["kvstore"], row["redis"]), flush=True)
     finally:
         for s in servers.values():
@@ -102,10 +126,16 @@ def main():
     ap.add_argument("--pipeline", type=int, default=16)
     ap.add_argument("--ranks", action="store_true",
                     help="time rank, count and lex queries in one big zset instead")
+    ap.add_argument("--picks", action="store_true",
+                    help="time random picks (SRANDMEMBER, SPOP, HRANDFIELD) in one big set "
+                         "and one big hash instead")
     ap.add_argument("--members", type=int, default=1000000)
     args = ap.parse_args()
     if args.ranks:
-        ranks(args.members)
+        timed_queries(args.members, fill_zsets, RANK_QUERIES, True)
+        return
+    if args.picks:
+        timed_queries(args.members, fill_set_and_hash, PICK_QUERIES, False)
         return
     sizes = [int(x) for x in args.sizes.split(",")]
     print("| command | elements | kvstore us/op | redis us/op |")
