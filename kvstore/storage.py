@@ -318,9 +318,12 @@ class Storage:
             new_offset = batch.repl_reset[0]
             txn.drop(self.log_db, delete=False)
         if batch.log_parts:
+            # Keys only grow (a reset empties the table first), so the record is appended
+            # (MDB_APPEND): leaves fill up instead of splitting in the middle, which left
+            # 1.3 records a page and dirtied two leaves a commit.
             data = b"".join(batch.log_parts)
             put(_U64.pack(new_offset + 1), _LOG_TS.pack(int(time.time() * 1000)) + data,
-                db=self.log_db)
+                db=self.log_db, append=True)
             new_offset += len(data)
         if new_offset != self.repl_offset or batch.stream_db != self.log_stream_db:
             put(SYS_REPL, _REPL.pack(new_offset, batch.stream_db), db=sysdb)

@@ -46,3 +46,45 @@ def test_kvlog_prints_commands(make_server):
     assert lines[0].split()[1:] == ["SELECT", "0"]
     assert lines[1].split()[1:4] == ["SET", "logged", "v"] and lines[1].split()[4] == "PXAT"
     assert lines[2].split()[1:] == ["LPUSH", "lst", "a"]
+
+
+def test_floor_server_sets_gets_and_keeps_its_data(tmp_path):
+    """tools/floor_server.py (the measuring stick of tools/benchmark.py --floor): pipelined
+    SETs share commits and each gets its reply, GETs read them back, and the data is still
+    there after a restart."""
+    import redis
+
+    from tests.conftest import free_port, wait_until
+
+    def start():
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "tools/floor_server.py", "--port", str(port),
+                                 "--dir", str(tmp_path), "--appendfsync", "always",
+                                 "--save", ""], cwd=ROOT)
+        c = redis.Redis(port=port, socket_timeout=10, protocol=2)
+
+        def up():
+            assert proc.poll() is None, "floor server exited"
+            try:
+                return c.ping()
+            except redis.ConnectionError:
+                return False
+        wait_until(up, what="floor server")
+        return proc, c
+
+    proc, c = start()
+    p = c.pipeline(transaction=False)
+    for i in range(100):
+        p.set("k%d" % i, "v%d" % i)
+    assert p.execute() == [True] * 100
+    p = c.pipeline(transaction=False)
+    for i in range(100):
+        p.get("k%d" % i)
+    assert p.execute() == [b"v%d" % i for i in range(100)]
+    assert c.get("missing") is None
+    proc.terminate()
+    assert proc.wait(20) == 0
+    proc, c = start()
+    assert c.get("k42") == b"v42"
+    proc.terminate()
+    assert proc.wait(20) == 0

@@ -9,6 +9,7 @@ Optionally loads N keys into kvstore and reports its anonymous resident memory (
     .venv/bin/python tools/benchmark.py                    # the full matrix
     .venv/bin/python tools/benchmark.py --tests set,get --pipelines 1 --fsync everysec
     .venv/bin/python tools/benchmark.py --memory-keys 1000000
+    .venv/bin/python tools/benchmark.py --floor --tests set,get    # + tools/floor_server.py
 """
 
 import argparse
@@ -55,6 +56,8 @@ class Server:
                   os.path.join(self.dir, "log")]
         if kind == "kvstore":
             cmd = [sys.executable, "-m", "kvstore"] + common
+        elif kind == "floor":
+            cmd = [sys.executable, os.path.join(ROOT, "tools", "floor_server.py")] + common
         else:
             cmd = [shutil.which("redis-server") or "/usr/bin/redis-server"] + common + [
                 "--appendonly", "yes"]
@@ -132,29 +135,37 @@ def main():
                     help="redis-benchmark -r (random keys); 0 = its default single key per test")
     ap.add_argument("--memory-keys", type=int, default=0,
                     help="also load this many keys into kvstore and report RssAnon")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run tools/floor_server.py (SET and GET only: the least a "
+                         "Python server with kvstore's commit can cost)")
     args = ap.parse_args()
+    kinds = ("kvstore", "redis") + (("floor",) if args.floor else ())
     rows = []
     for fsync in args.fsync.split(","):
-        servers = {k: Server(k, fsync) for k in ("kvstore", "redis")}
+        servers = {k: Server(k, fsync) for k in kinds}
         try:
             for test in args.tests.split(","):
                 for pipeline in map(int, args.pipelines.split(",")):
                     n = args.requests * (4 if pipeline > 1 else 1)
-                    kv = redis_benchmark(servers["kvstore"].port, test, pipeline, args.clients,
-                                         n, args.keyspace)
-                    rd = redis_benchmark(servers["redis"].port, test, pipeline, args.clients,
-                                         n, args.keyspace)
-                    rows.append((fsync, test.upper(), pipeline, kv, rd))
-                    print("%-9s %-6s P%-3d kvstore %10.0f  redis %10.0f  ratio %.2f"
-                          % (fsync, test.upper(), pipeline, kv, rd, kv / rd), flush=True)
+                    ops = [redis_benchmark(servers[k].port, test, pipeline, args.clients, n,
+                                           args.keyspace) for k in kinds]
+                    rows.append((fsync, test.upper(), pipeline, ops))
+                    print("%-9s %-6s P%-3d %s  ratio %.2f" % (
+                        fsync, test.upper(), pipeline, "  ".join(
+                            "%s %9.0f" % (k, o) for k, o in zip(kinds, ops)),
+                        ops[0] / ops[1]), flush=True)
         finally:
             for s in servers.values():
                 s.stop()
+    floor_head = " floor ops/s | floor/redis |" if args.floor else ""
     print()
-    print("| appendfsync | test | pipeline | kvstore ops/s | redis ops/s | kvstore/redis |")
-    print("|---|---|---|---|---|---|")
-    for fsync, test, pipeline, kv, rd in rows:
-        print("| %s | %s | %d | %.0f | %.0f | %.2f |" % (fsync, test, pipeline, kv, rd, kv / rd))
+    print("| appendfsync | test | pipeline | kvstore ops/s | redis ops/s | kvstore/redis |"
+          + floor_head)
+    print("|---|---|---|---|---|---|" + ("---|---|" if args.floor else ""))
+    for fsync, test, pipeline, ops in rows:
+        floor = " %.0f | %.2f |" % (ops[2], ops[2] / ops[1]) if args.floor else ""
+        print("| %s | %s | %d | %.0f | %.0f | %.2f |%s" % (fsync, test, pipeline, ops[0],
+                                                          ops[1], ops[0] / ops[1], floor))
     if args.memory_keys:
         keys, before, after, file_bytes, secs = memory_check(args.memory_keys)
         print()
