@@ -76,10 +76,17 @@ def read_dbmap(txn, sys_db):
     return _u32_list(txn.get(SYS_DBMAP, db=sys_db))
 
 
-def read_repl_position(txn, sys_db):
-    """(end offset of the log, db selected at that point of the stream; -1 = none yet)."""
+def read_repl_position(txn, sys_db, log_db):
+    """(end offset of the log, db selected at that point of the stream; -1 = none yet).
+    The offset is where the newest log record ends (a commit that appends one does not also
+    rewrite SYS_REPL: one page less to write and sync); SYS_REPL holds the stream's db and
+    the offset of a reset, which empties the log."""
     raw = txn.get(SYS_REPL, db=sys_db)
-    return _REPL.unpack(raw) if raw else (0, -1)
+    offset, stream_db = _REPL.unpack(raw) if raw else (0, -1)
+    cur = txn.cursor(db=log_db)
+    if cur.last():
+        offset = _U64.unpack(cur.key())[0] - 1 + len(cur.value()) - _LOG_TS.size
+    return offset, stream_db
 
 
 def read_repl_ids(txn, sys_db):
@@ -236,7 +243,8 @@ class Storage:
             txn.put(SYS_NEXT_PDB, _U32.pack(next_pdb), db=self.sys_db)
             raw = txn.get(SYS_NEXT_KEYID, db=self.sys_db)
             self.next_keyid = _U64.unpack(raw)[0] if raw else 1
-            self.repl_offset, self.log_stream_db = read_repl_position(txn, self.sys_db)
+            self.repl_offset, self.log_stream_db = read_repl_position(txn, self.sys_db,
+                                                                      self.log_db)
             ids = read_repl_ids(txn, self.sys_db)
             if ids is not None:
                 self.replid, self.replid2, self.second_offset = ids
@@ -325,7 +333,7 @@ class Storage:
             put(_U64.pack(new_offset + 1), _LOG_TS.pack(int(time.time() * 1000)) + data,
                 db=self.log_db, append=True)
             new_offset += len(data)
-        if new_offset != self.repl_offset or batch.stream_db != self.log_stream_db:
+        if batch.repl_reset is not None or batch.stream_db != self.log_stream_db:
             put(SYS_REPL, _REPL.pack(new_offset, batch.stream_db), db=sysdb)
         for pdb, c in batch.counts.items():
             put(SYS_COUNTS_PREFIX + _U32.pack(pdb), _COUNTS.pack(*c), db=sysdb)

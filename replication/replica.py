@@ -506,7 +506,8 @@ class ReplicaLink:
             try:
                 with env.begin() as txn:
                     sys_db = env.open_db(b"sys", txn=txn, create=False)
-                    got_off = read_repl_position(txn, sys_db)[0]
+                    log_db = env.open_db(b"log", txn=txn, create=False)
+                    got_off = read_repl_position(txn, sys_db, log_db)[0]
                     got_id = read_repl_ids(txn, sys_db)[0]        # (None: TypeError)
                     empty = count_keys(txn, sys_db, read_dbmap(txn, sys_db)) == 0
             finally:

@@ -44,7 +44,8 @@ class SnapshotView:
         sys_db = env.open_db(b"sys", txn=txn, create=False)
         self.dbmap = read_dbmap(txn, sys_db)[:databases]
         self.prefixes = [p.to_bytes(4, "big") for p in self.dbmap]
-        self.offset, stream_db = read_repl_position(txn, sys_db)
+        log_db = env.open_db(b"log", txn=txn, create=False)
+        self.offset, stream_db = read_repl_position(txn, sys_db, log_db)
         # No SELECT logged yet: the next keyed write will log one, so any db is right.
         self.stream_db = max(stream_db, 0)
         ids = read_repl_ids(txn, sys_db)

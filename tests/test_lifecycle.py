@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from kvstore.resp import RequestParser
+from kvstore.storage import read_repl_position
 from tests.conftest import wait_until
 
 
@@ -46,7 +47,8 @@ def test_shutdown_command(make_server):
 
 
 def _read_log(path):
-    """(first offset, concatenated log bytes) read straight from the LMDB log table."""
+    """(first offset, concatenated log bytes, the stored replication position) read straight
+    from the LMDB tables."""
     env = lmdb.open(path, readonly=True, lock=False, max_dbs=8)
     try:
         logdb = env.open_db(b"log", create=False)
@@ -63,8 +65,8 @@ def _read_log(path):
                     assert off == expect, "log records must be contiguous"
                 parts.append(bytes(v[8:]))
                 expect = off + len(v) - 8
-            repl = txn.get(b"repl", db=sysdb)
-        return first, b"".join(parts), int.from_bytes(repl[:8], "little")
+            position = read_repl_position(txn, sysdb, logdb)[0]
+        return first, b"".join(parts), position
     finally:
         env.close()
 
@@ -97,7 +99,7 @@ def test_kill9_during_write_load_loses_nothing_acknowledged(make_server):
     for t in threads:
         t.join(10)
     first, log_bytes, repl_offset = _read_log(os.path.join(srv.dir, "kvstore.lmdb"))
-    # The offset stored with the data is exactly the end of the log.
+    # The position stored with the data is exactly the end of the log.
     assert first + len(log_bytes) - 1 == repl_offset
     logged_keys = set()
     p = RequestParser()
