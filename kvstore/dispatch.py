@@ -398,16 +398,18 @@ class Writer:
     def _exec_fast(self, ks, txn, client, items, over_quota, room):
         """`_exec_one` for each of a client's commands, running the fast form of those that
         have one (see commands.fast_write) while `room` lasts and nothing observes single
-        writes (keyspace notifications, WATCH: a command earlier in the batch may turn them
-        on); returns (room left, the concatenated replies)."""
+        writes (keyspace notifications, WATCH, clients blocked on keys: a command earlier in
+        the batch may turn them on); returns (room left, the concatenated replies)."""
         st = self.storage
         stats = self.server.stats
         slow_at = stats.slow_at
+        blocked = self.blocking.by_key        # a push must wake them: the full handler
         out = []
         for cmd, args in items:
             fast = cmd.__class__ is not CommandError and cmd.fast
             if (fast and room > 0 and not (over_quota and cmd.denyoom)
-                    and st.on_touch is None and not st.notify_classes):
+                    and st.on_touch is None and not st.notify_classes
+                    and not blocked):
                 ks.select(client.db)
                 t0 = perf_counter()
                 reply = fast(ks, args)

@@ -275,6 +275,38 @@ class Collection:
             return self.ks.elements(self.keyid)
         return [(name, self.get(name)) for name in order]
 
+    @staticmethod
+    def fast_hset(ks, key, field, value):
+        """HSET key field value's records without the Collection machinery, for a short key
+        holding a hash without expiry and a short field, when the hash's encoding stays as it
+        is: a big hash, or a small one whose field exists and whose value stays within
+        hash-max-listpack-value (a new field of a small hash changes its field order; a new
+        key, its encoding). Returns 1 for a new field, 0 for an updated one; None, having
+        touched nothing, in every other case. (The caller logs the command.)"""
+        if len(key) > LONG_KEY_LIMIT or len(field) > LONG_KEY_LIMIT:
+            return None
+        tk = ks.prefix + key
+        txn = ks.txn
+        old = txn.get(tk, db=ks.meta_db)
+        if old is None or old[0] & (TYPE_MASK | FLAG_EXPIRES) != TYPE_HASH:
+            return None
+        keyid, size = _COLL.unpack_from(old, HDR_SIZE)
+        sub = _U64BE.pack(keyid) + element_slot(field) + field
+        elems = ks.storage.elems_db
+        if old[0] & FLAG_RAW:
+            if txn.replace(sub, b"\x00" + value, db=elems) is None:
+                size += 1
+                txn.put(tk, HDR.pack(old[0], 0, ks.now // 1000) + _COLL.pack(keyid, size)
+                        + old[HDR_SIZE + _COLL.size:], db=ks.meta_db)
+                return 1
+        elif (len(value) <= ks.storage.cfg.hash_max_listpack_value
+              and txn.get(sub, db=elems) is not None):
+            txn.put(sub, b"\x00" + value, db=elems)
+        else:
+            return None
+        txn.put(tk, HDR.pack(old[0], 0, ks.now // 1000) + old[HDR_SIZE:], db=ks.meta_db)
+        return 0
+
     def cursor(self):
         return self.ks.txn.cursor(db=self.elems)
 
@@ -475,6 +507,42 @@ class ListValue:
     def save(self, expire_ms=None):
         self.coll.extra = _LIST_HEAD.pack(self.first)
         self.coll.save(expire_ms)
+
+    @staticmethod
+    def fast_push(ks, key, values, left):
+        """LPUSH/RPUSH's records without the Collection machinery, for a short `key` that is
+        missing or a list without expiry (else None, nothing touched): the element records,
+        the key record and, for a new key, the key count. Returns the new length. (The
+        caller logs the command; no keyspace notifications or waiters are involved: see
+        commands.fast_write.)"""
+        if len(key) > LONG_KEY_LIMIT:
+            return None
+        tk = ks.prefix + key
+        txn = ks.txn
+        old = txn.get(tk, db=ks.meta_db)
+        if old is None:
+            flags, keyid, size, first = TYPE_LIST, ks.new_keyid(), 0, 0
+            ks.batch.counts_of(ks.pdb)[0] += 1
+        elif old[0] & (TYPE_MASK | FLAG_EXPIRES) == TYPE_LIST:
+            flags = old[0]
+            keyid, size = _COLL.unpack_from(old, HDR_SIZE)
+            at = HDR_SIZE + _COLL.size
+            first = _LIST_HEAD.unpack_from(old, at)[0] if len(old) > at else 0
+        else:
+            return None
+        head = _U64BE.pack(keyid)
+        put = txn.put
+        elems = ks.storage.elems_db
+        for v in values:
+            if left:
+                first -= 1
+                put(head + _IDX.pack(first + _IDX_BIAS), v, db=elems)
+            else:
+                put(head + _IDX.pack(first + size + _IDX_BIAS), v, db=elems)
+            size += 1
+        put(tk, HDR.pack(flags, 0, ks.now // 1000) + _COLL.pack(keyid, size)
+            + _LIST_HEAD.pack(first), db=ks.meta_db)
+        return size
 
 
 _SCORE = struct.Struct("<d")

@@ -97,3 +97,49 @@ def test_read_of_expired_key_logs_a_bare_del(make_server):
     log = _log_after(srv, c, b"marker")
     assert log == [[b"SET", b"gone", b"v", b"PXAT", b"%d" % due], [b"DEL", b"gone"]]
     assert c.info("stats")["expired_keys"] == 1
+
+
+def test_fast_forms_write_what_the_full_handlers_write(make_server):
+    """SET, INCR, LPUSH/RPUSH and HSET have fast forms (commands.fast_write) that skip the
+    generic machinery; keyspace notifications turn them off. The same commands on a server
+    that uses them and one that cannot must give the same replies, the same data (DUMP of
+    every key, encodings, TTLs, DEBUG DIGEST, DBSIZE) and the same replication log."""
+    fast = make_server("kvstore").start()
+    full = make_server("kvstore", ["--notify-keyspace-events", "KEA"]).start()
+    script = [
+        ("RPUSH", "l", "a", "b"), ("LPUSH", "l", "c"), ("RPUSH", "l", "d", "e", "f"),
+        ("LPUSH", "new", "x", "y", "z"), ("RPUSH", "new2", "1"),
+        ("SET", "s", "v"), ("LPUSH", "s", "x"),                     # WRONGTYPE
+        ("RPUSH", "ttl", "a"), ("PEXPIREAT", "ttl", "99999999999999"), ("LPUSH", "ttl", "b"),
+        ("LPUSH", "big", "v" * 70000),                               # over the fast limit
+        ("HSET", "h", "f1", "v1", "f2", "v2"), ("HSET", "h", "f1", "new"),   # small, existing
+        ("HSET", "h", "f3", "v3"),                                   # small, new field
+        ("HSET", "h", "f2", "x" * 100),                              # value past the limit
+        ("HSET", "h", "f9", "after"),                                # now big: new field
+        ("HSET", "h", "f9", "again"),                                # big, existing
+        ("HSET", "s", "f", "v"),                                     # WRONGTYPE
+        ("HSET", "nohash", "f", "v"),                                # new key
+        ("HSET", "th", "f", "v"), ("PEXPIREAT", "th", "99999999999998"),
+        ("HSET", "th", "f", "w"),
+        ("SELECT", "2"), ("RPUSH", "l", "in-db2"), ("HSET", "h", "a", "b"),
+        ("HSET", "h", "a", "c"), ("SELECT", "0"), ("LPOP", "l"), ("RPUSH", "l", "g"),
+    ] + [("LINDEX", k, str(i)) for k in ("l", "new", "new2", "ttl") for i in range(-8, 8)]
+    conns = [srv.raw() for srv in (fast, full)]
+    for cmd in script:
+        replies = [c.call(*cmd) for c in conns]
+        assert replies[0] == replies[1], (cmd, replies)
+    keys = sorted(set(fast.client().keys()))
+    assert keys == sorted(set(full.client().keys()))
+    for db in (0, 2):
+        views = []
+        for c in conns:
+            c.call("SELECT", str(db))
+            view = [c.call("DBSIZE"), c.call("DEBUG", "DIGEST")]
+            for k in keys + [b"h", b"l"]:
+                view += [c.call("DUMP", k), c.call("OBJECT", "ENCODING", k), c.call("TTL", k)]
+            views.append(view)
+        assert views[0] == views[1], db
+    assert [cmd for _, cmd in read_commands(fast.dir)] == \
+        [cmd for _, cmd in read_commands(full.dir)]
+    for c in conns:
+        c.close()

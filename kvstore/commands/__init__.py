@@ -16,8 +16,8 @@ Other Redis flags (readonly, fast, admin, noscript, loading, stale, ...) are rep
 
 Fast writes (`@fast_write("set")`): an optional second implementation of a write command for
 its simplest, most frequent form, which the writer runs without a nested transaction while the
-batch allows it (see Writer._run_batch: no keyspace notifications, no WATCH, a primary's log,
-map space reserved). Contract: `fast(ks, args) -> encoded reply bytes`, or None having touched
+batch allows it (see Writer._exec_fast: no keyspace notifications, no WATCH, no client
+blocked on a key, a primary's log, map space reserved). Contract: `fast(ks, args) -> encoded reply bytes`, or None having touched
 nothing (the writer then runs the full handler). It never raises once it has written, and does
 exactly what the handler would do for those arguments, log record included.
 

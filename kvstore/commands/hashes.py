@@ -5,10 +5,10 @@ hash table's, which clients must not rely on)."""
 
 
 from kvstore import errors
-from kvstore.commands import command
+from kvstore.commands import command, fast_write
 from kvstore.commands.keys import (parse_scan_cursor, parse_scan_options, scan_collection,
                                    scan_compact)
-from kvstore.commands.strings import parse_int
+from kvstore.commands.strings import FAST_VALUE_MAX, parse_int
 from kvstore.errors import CommandError
 from kvstore.keyspace import TYPE_HASH, Collection
 from kvstore.numbers import (LLONG_MAX, LLONG_MIN, format_long_double_human, ld_add,
@@ -43,6 +43,19 @@ def hset(ks, client, args):
     ks.propagate(args)
     ks.notify("h", b"hset", args[1])
     return added
+
+
+@fast_write("hset")
+def hset_fast(ks, args):
+    """HSET key field value where Collection.fast_hset applies: its records and the log
+    record, as hset does."""
+    if len(args) != 4 or len(args[3]) > FAST_VALUE_MAX:
+        return None
+    added = Collection.fast_hset(ks, args[1], args[2], args[3])
+    if added is None:
+        return None
+    ks.batch.log_command(ks.db, args)
+    return b":1\r\n" if added else b":0\r\n"
 
 
 @command("hmset", -4, "write denyoom fast", 1, 1, 1, group="hash",

@@ -4,9 +4,9 @@ client's greenlet and are served inside the batch of the write that makes them s
 (see Server.serve_blocked), and propagate as their non-blocking effect."""
 
 from kvstore import errors
-from kvstore.commands import command
+from kvstore.commands import command, fast_write
 from kvstore.commands.keys import parse_numkeys
-from kvstore.commands.strings import parse_int
+from kvstore.commands.strings import FAST_VALUE_MAX, parse_int
 from kvstore.errors import CommandError
 from kvstore.keyspace import ListValue
 from kvstore.resp import OK, NullArray, strict_int
@@ -39,6 +39,28 @@ def lpush(ks, client, args):
          summary="Append one or multiple elements to a list")
 def rpush(ks, client, args):
     return _push(ks, args, False, False)
+
+
+def _push_fast(ks, args, left):
+    """LPUSH/RPUSH onto a missing key or a list without expiry, values up to FAST_VALUE_MAX
+    in all: the records (ListValue.fast_push) and the log record, as _push does."""
+    if len(args) < 3 or sum(map(len, args)) > FAST_VALUE_MAX:
+        return None
+    size = ListValue.fast_push(ks, args[1], args[2:], left)
+    if size is None:
+        return None
+    ks.batch.log_command(ks.db, args)
+    return b":%d\r\n" % size
+
+
+@fast_write("lpush")
+def lpush_fast(ks, args):
+    return _push_fast(ks, args, True)
+
+
+@fast_write("rpush")
+def rpush_fast(ks, args):
+    return _push_fast(ks, args, False)
 
 
 @command("lpushx", -3, "write denyoom fast", 1, 1, 1, group="list",
