@@ -134,6 +134,20 @@ def decode_element(sub, v):
     return bytes(v[5:5 + n]), bytes(v[5 + n:])
 
 
+def fast_target(ks, key, type_code):
+    """(table key, current record or None) of `key` when a fast form (commands.fast_write)
+    may update it in place: a short key, missing or holding `type_code` without expiry.
+    None otherwise (the full handler then runs: long keys, other types, and keys with an
+    expiry, whose lazy DEL it propagates when they are due)."""
+    if len(key) > LONG_KEY_LIMIT:
+        return None
+    tk = ks.prefix + key
+    old = ks.txn.get(tk, db=ks.meta_db)
+    if old is not None and old[0] & (TYPE_MASK | FLAG_EXPIRES) != type_code:
+        return None
+    return tk, old
+
+
 CONVERT_BATCH = 20000       # elements re-keyed per write transaction by add_element_slots
 
 
@@ -283,13 +297,11 @@ class Collection:
         hash-max-listpack-value (a new field of a small hash changes its field order; a new
         key, its encoding). Returns 1 for a new field, 0 for an updated one; None, having
         touched nothing, in every other case. (The caller logs the command.)"""
-        if len(key) > LONG_KEY_LIMIT or len(field) > LONG_KEY_LIMIT:
+        target = fast_target(ks, key, TYPE_HASH) if len(field) <= LONG_KEY_LIMIT else None
+        if target is None or target[1] is None:
             return None
-        tk = ks.prefix + key
+        tk, old = target
         txn = ks.txn
-        old = txn.get(tk, db=ks.meta_db)
-        if old is None or old[0] & (TYPE_MASK | FLAG_EXPIRES) != TYPE_HASH:
-            return None
         keyid, size = _COLL.unpack_from(old, HDR_SIZE)
         sub = _U64BE.pack(keyid) + element_slot(field) + field
         elems = ks.storage.elems_db
@@ -509,27 +521,48 @@ class ListValue:
         self.coll.save(expire_ms)
 
     @staticmethod
+    def fast_pop(ks, key, left):
+        """LPOP/RPOP's records without the Collection machinery, for a short `key` holding a
+        list without expiry that keeps at least one element (else None, nothing touched):
+        the element record and the key record. Returns the popped value."""
+        target = fast_target(ks, key, TYPE_LIST)
+        if target is None or target[1] is None:
+            return None
+        tk, old = target
+        txn = ks.txn
+        keyid, size = _COLL.unpack_from(old, HDR_SIZE)
+        if size < 2:
+            return None                 # the key goes: the full handler deletes it
+        at = HDR_SIZE + _COLL.size
+        first = _LIST_HEAD.unpack_from(old, at)[0] if len(old) > at else 0
+        pos = first if left else first + size - 1
+        value = txn.pop(_U64BE.pack(keyid) + _IDX.pack(pos + _IDX_BIAS), db=ks.storage.elems_db)
+        if left:
+            first += 1
+        txn.put(tk, HDR.pack(old[0], 0, ks.now // 1000) + _COLL.pack(keyid, size - 1)
+                + _LIST_HEAD.pack(first), db=ks.meta_db)
+        return bytes(value)
+
+    @staticmethod
     def fast_push(ks, key, values, left):
         """LPUSH/RPUSH's records without the Collection machinery, for a short `key` that is
         missing or a list without expiry (else None, nothing touched): the element records,
         the key record and, for a new key, the key count. Returns the new length. (The
         caller logs the command; no keyspace notifications or waiters are involved: see
         commands.fast_write.)"""
-        if len(key) > LONG_KEY_LIMIT:
+        target = fast_target(ks, key, TYPE_LIST)
+        if target is None:
             return None
-        tk = ks.prefix + key
+        tk, old = target
         txn = ks.txn
-        old = txn.get(tk, db=ks.meta_db)
         if old is None:
             flags, keyid, size, first = TYPE_LIST, ks.new_keyid(), 0, 0
             ks.batch.counts_of(ks.pdb)[0] += 1
-        elif old[0] & (TYPE_MASK | FLAG_EXPIRES) == TYPE_LIST:
+        else:
             flags = old[0]
             keyid, size = _COLL.unpack_from(old, HDR_SIZE)
             at = HDR_SIZE + _COLL.size
             first = _LIST_HEAD.unpack_from(old, at)[0] if len(old) > at else 0
-        else:
-            return None
         head = _U64BE.pack(keyid)
         put = txn.put
         elems = ks.storage.elems_db

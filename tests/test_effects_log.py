@@ -100,7 +100,7 @@ def test_read_of_expired_key_logs_a_bare_del(make_server):
 
 
 def test_fast_forms_write_what_the_full_handlers_write(make_server):
-    """SET, INCR, LPUSH/RPUSH and HSET have fast forms (commands.fast_write) that skip the
+    """SET, INCR, LPUSH/RPUSH, LPOP/RPOP and HSET have fast forms (commands.fast_write) that skip the
     generic machinery; keyspace notifications turn them off. The same commands on a server
     that uses them and one that cannot must give the same replies, the same data (DUMP of
     every key, encodings, TTLs, DEBUG DIGEST, DBSIZE) and the same replication log."""
@@ -123,6 +123,9 @@ def test_fast_forms_write_what_the_full_handlers_write(make_server):
         ("HSET", "th", "f", "w"),
         ("SELECT", "2"), ("RPUSH", "l", "in-db2"), ("HSET", "h", "a", "b"),
         ("HSET", "h", "a", "c"), ("SELECT", "0"), ("LPOP", "l"), ("RPUSH", "l", "g"),
+        ("RPOP", "l"), ("LPOP", "l"), ("LPOP", "l", "1"), ("RPOP", "new2"),   # (empties it)
+        ("LPOP", "ttl"), ("RPOP", "s"), ("LPOP", "missing"), ("RPOP", "new"), ("LPOP", "new"),
+        ("RPUSH", "big", "w"), ("LPOP", "big"),
     ] + [("LINDEX", k, str(i)) for k in ("l", "new", "new2", "ttl") for i in range(-8, 8)]
     conns = [srv.raw() for srv in (fast, full)]
     for cmd in script:

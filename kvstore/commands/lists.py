@@ -121,6 +121,28 @@ def rpop(ks, client, args):
     return _pop(ks, client, args, False)
 
 
+def _pop_fast(ks, args, left):
+    """LPOP/RPOP key (no count) where ListValue.fast_pop applies: its records and the log
+    record, as _pop does."""
+    if len(args) != 2:
+        return None
+    value = ListValue.fast_pop(ks, args[1], left)
+    if value is None:
+        return None
+    ks.batch.log_command(ks.db, args)
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+@fast_write("lpop")
+def lpop_fast(ks, args):
+    return _pop_fast(ks, args, True)
+
+
+@fast_write("rpop")
+def rpop_fast(ks, args):
+    return _pop_fast(ks, args, False)
+
+
 @command("llen", 2, "readonly fast", 1, 1, 1, group="list", summary="Get the length of a list")
 def llen(ks, client, args):
     lst = ListValue.open(ks, args[1])

@@ -5,9 +5,8 @@ expiries become `SET k v PXAT <ms>` / `PEXPIREAT`, GETDEL becomes DEL, INCRBYFLO
 from kvstore import errors
 from kvstore.commands import command, fast_write
 from kvstore.errors import CommandError
-from kvstore.keyspace import (FLAG_EXPIRES, FLAG_RAW, HDR, HDR_SIZE, LONG_KEY_LIMIT,
-                              TYPE_MASK, TYPE_STRING, make_record,
-                              record_body_offset)
+from kvstore.keyspace import (FLAG_RAW, HDR, HDR_SIZE, TYPE_MASK, TYPE_STRING, fast_target,
+                              make_record, record_body_offset)
 from kvstore.numbers import (LLONG_MAX, LLONG_MIN, format_long_double_human, ld_add,
                              parse_long_double)
 from kvstore.resp import OK, Map, strict_int
@@ -123,19 +122,6 @@ def set_(ks, client, args):
 FAST_VALUE_MAX = 64 * 1024      # larger values take the full handler (see Writer's map reserve)
 
 
-def _fast_target(ks, key):
-    """(table key, current record or None) of `key` when a fast write may replace its value:
-    a short key, missing or holding a string without expiry. None otherwise (the full
-    handler then runs: long keys, other types, and expired keys, whose DEL it propagates)."""
-    if len(key) > LONG_KEY_LIMIT:
-        return None
-    tk = ks.prefix + key
-    old = ks.txn.get(tk, db=ks.meta_db)
-    if old is not None and old[0] & (TYPE_MASK | FLAG_EXPIRES) != TYPE_STRING:
-        return None
-    return tk, old
-
-
 def _fast_store(ks, tk, old, value, args):
     """Store string `value` without expiry at `tk` (replacing `old`), count a new key and log
     `args` as the command's one effect."""
@@ -152,7 +138,7 @@ def set_fast(ks, args):
     record, the key count and the log record, exactly as set_ does for these arguments."""
     if len(args) != 3 or len(args[2]) > FAST_VALUE_MAX:
         return None
-    target = _fast_target(ks, args[1])
+    target = fast_target(ks, args[1], TYPE_STRING)
     if target is None:
         return None
     _fast_store(ks, target[0], target[1], args[2], args)
@@ -422,7 +408,7 @@ def incr(ks, client, args):
 def incr_fast(ks, args):
     """`INCR key` over a missing key or an integer string without expiry, below LLONG_MAX:
     the record, the key count and the log record, exactly as _incr does for them."""
-    target = _fast_target(ks, args[1])
+    target = fast_target(ks, args[1], TYPE_STRING)
     if target is None:
         return None
     tk, old = target
