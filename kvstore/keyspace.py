@@ -43,6 +43,7 @@ _U32LE = struct.Struct("<I")
 _U64BE = struct.Struct(">Q")
 LONG_KEY_LIMIT = 480
 _LONG_KEY_HEAD = 449
+_LONG_KEY_LEN = _LONG_KEY_HEAD + 32      # encode_key of a long key (no short key has it)
 
 EXPIRE_SOON_MAX = 10000                  # expired keys found by reads, queued for deletion
 _MULTI = encode_command([b"MULTI"])
@@ -590,10 +591,15 @@ def sortable_score(score):
     return _IDX.pack(bits)
 
 
+_SIGN = 1 << 63
+_ALL = 0xFFFFFFFFFFFFFFFF
+_SCORE_BE = struct.Struct(">d")
+
+
 def score_from_sortable(b):
+    """The double of sortable_score's 8 bytes (ZSetValue.iterate inlines this)."""
     (bits,) = _IDX.unpack(b)
-    bits = bits ^ (1 << 63) if bits >> 63 else bits ^ 0xFFFFFFFFFFFFFFFF
-    return struct.unpack(">d", struct.pack(">Q", bits))[0]
+    return _SCORE_BE.unpack(_IDX.pack(bits ^ _SIGN if bits & _SIGN else bits ^ _ALL))[0]
 
 
 ZSET_FANOUT = 64                 # rank-tree children per node: split above 2x, merge below 1/2
@@ -945,39 +951,45 @@ class ZSetValue:
             rank -= 1
         return None
 
-    def _decode_index(self, k, v):
-        score = score_from_sortable(k[len(self.shead):len(self.shead) + 8])
-        if v[0] == ELEM_PLAIN:
-            return bytes(k[len(self.shead) + 8:]), score
-        n = _U32LE.unpack_from(v, 1)[0]
-        return bytes(v[5:5 + n]), score
-
-    def iterate(self, rev=False, start_key=None):
+    def iterate(self, rev=False, start_key=None, scores=True):
         """(member, score) in index order (or reversed), from index key `start_key` (a full
-        index key or prefix) inclusive."""
+        index key or prefix) inclusive; the score is None unless `scores`. (A hot path: ZRANGE
+        decodes every entry here, so the loop is kept flat.)"""
         cur = self.txn.cursor(db=self.elems)
+        shead = self.shead
         if not rev:
-            if not cur.set_range(start_key or self.shead):
+            if not cur.set_range(start_key or shead):
                 return
-            for k, v in cur:
-                if k[:len(self.shead)] != self.shead:
-                    return
-                yield self._decode_index(k, v)
+            entries = cur.iternext(keys=True, values=False)
         else:
             if start_key is None:
                 start_key = self.send
             if cur.set_range(start_key):
-                if cur.key() > start_key or cur.key()[:len(self.shead)] != self.shead:
+                if cur.key() > start_key or cur.key()[:len(shead)] != shead:
                     if not cur.prev():
                         return
             elif not cur.last():
                 return
-            for k, v in cur.iterprev():
-                if k[:len(self.shead)] != self.shead:
-                    return
-                yield self._decode_index(k, v)
+            entries = cur.iterprev(keys=True, values=False)
+        hl = len(shead)
+        at = hl + 8
+        long_len = at + _LONG_KEY_LEN
+        unpack, pack, unpack_d = _IDX.unpack, _IDX.pack, _SCORE_BE.unpack
+        for k in entries:
+            if k[:hl] != shead:
+                return
+            if len(k) != long_len:
+                member = k[at:]
+            else:                           # a long member: in full in the value
+                v = cur.value()
+                member = bytes(v[5:5 + _U32LE.unpack_from(v, 1)[0]])
+            if scores:
+                (bits,) = unpack(k[hl:at])
+                yield member, unpack_d(pack(bits ^ _SIGN if bits & _SIGN else bits ^ _ALL))[0]
+            else:
+                yield member, None
 
-    def iterate_from_rank(self, rank, rev=False):
+    def iterate_from_rank(self, rank, rev=False, scores=True):
         """(member, score) from the entry at `rank` (counted from the end when `rev`)."""
         if not 0 <= rank < self.coll.size:
             return iter(())
@@ -985,7 +997,7 @@ class ZSetValue:
         key = self.key_at_rank(pos)
         if key is None:
             return iter(())
-        return self.iterate(rev=rev, start_key=key)
+        return self.iterate(rev=rev, start_key=key, scores=scores)
 
     def seek_score(self, score, exclusive, rev):
         """Index key to start a by-score walk at `score` (see iterate)."""

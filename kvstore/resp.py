@@ -377,7 +377,8 @@ def encode(value, resp3=False):
         return _NULL3 if resp3 else _NULL2
     if t is list or t is tuple:
         parts = [b"*%d\r\n" % len(value)]
-        parts.extend([encode(v, resp3) for v in value])
+        parts.extend([b"$%d\r\n%s\r\n" % (len(v), v) if v.__class__ is bytes
+                      else encode(v, resp3) for v in value])     # (bulk strings inline)
         return b"".join(parts)
     if t is Simple:
         return b"+%s\r\n" % value.encode()

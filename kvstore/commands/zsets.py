@@ -3,6 +3,7 @@ index). Scores are doubles formatted as Redis 7.0 formats them (%.17g, inf/-inf)
 
 import random
 import struct
+from itertools import islice
 
 from kvstore import errors
 from kvstore.commands import command
@@ -169,7 +170,9 @@ def range_by_lex(z, lo, hi, rev=False, offset=0, count=-1):
     return out
 
 
-def range_by_rank(z, start, stop, rev=False):
+def range_by_rank(z, start, stop, rev=False, scores=True):
+    """(member, score) pairs at ranks start..stop (Redis's index rules); scores None unless
+    `scores`."""
     size = z.size
     if start < 0:
         start += size
@@ -181,13 +184,7 @@ def range_by_rank(z, start, stop, rev=False):
         return []
     if stop >= size:
         stop = size - 1
-    out = []
-    want = stop - start + 1
-    for pair in z.iterate_from_rank(start, rev=rev):
-        out.append(pair)
-        if len(out) >= want:
-            break
-    return out
+    return list(islice(z.iterate_from_rank(start, rev=rev, scores=scores), stop - start + 1))
 
 
 def parse_range_args(args, start, allow_withscores=True, store=False):
@@ -220,13 +217,14 @@ def parse_range_args(args, start, allow_withscores=True, store=False):
     return by, rev, limit, withscores
 
 
-def select_range(ks, key, by, rev, limit, lo_arg, hi_arg):
+def select_range(ks, key, by, rev, limit, lo_arg, hi_arg, scores=True):
     """The (member, score) pairs ZRANGE selects (bounds parsed before the key is looked up,
-    as Redis does). For REV the bounds come max first."""
+    as Redis does). For REV the bounds come max first. By rank, scores are None unless
+    `scores` (ZRANGE without WITHSCORES does not decode them)."""
     if by == "rank":
         start, stop = _int(lo_arg), _int(hi_arg)
         z = _open(ks, key)
-        return [] if z is None else range_by_rank(z, start, stop, rev)
+        return [] if z is None else range_by_rank(z, start, stop, rev, scores)
     offset, count = limit if limit is not None else (0, -1)
     if by == "score":
         a, b = parse_score_bound(lo_arg), parse_score_bound(hi_arg)
@@ -247,7 +245,7 @@ def _range_reply(client, pairs, withscores):
          summary="Return a range of members in a sorted set", since="1.2.0")
 def zrange(ks, client, args):
     by, rev, limit, withscores = parse_range_args(args, 4)
-    pairs = select_range(ks, args[1], by, rev, limit, args[2], args[3])
+    pairs = select_range(ks, args[1], by, rev, limit, args[2], args[3], withscores)
     return _range_reply(client, pairs, withscores)
 
 
@@ -275,7 +273,7 @@ def _legacy_range(ks, client, args, by, rev):
         else:
             raise _SYNTAX
         i += 1
-    pairs = select_range(ks, args[1], by, rev, limit, args[2], args[3])
+    pairs = select_range(ks, args[1], by, rev, limit, args[2], args[3], withscores)
     return _range_reply(client, pairs, withscores)
 
 
