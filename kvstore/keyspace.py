@@ -22,6 +22,7 @@ log bytes, the stream's selected db) so that a failed commit leaves memory untou
 
 import hashlib
 import random
+from itertools import islice
 import struct
 import time
 import zlib
@@ -951,43 +952,71 @@ class ZSetValue:
             rank -= 1
         return None
 
-    def iterate(self, rev=False, start_key=None, scores=True):
-        """(member, score) in index order (or reversed), from index key `start_key` (a full
-        index key or prefix) inclusive; the score is None unless `scores`. (A hot path: ZRANGE
-        decodes every entry here, so the loop is kept flat.)"""
+    def _index_keys(self, rev, start_key):
+        """(cursor, iterator over index keys from `start_key` inclusive, in index order or
+        reversed), or None when there is nothing there; the iterator may run past this
+        zset's entries (callers stop at the first key without self.shead)."""
         cur = self.txn.cursor(db=self.elems)
         shead = self.shead
         if not rev:
             if not cur.set_range(start_key or shead):
-                return
-            entries = cur.iternext(keys=True, values=False)
-        else:
-            if start_key is None:
-                start_key = self.send
-            if cur.set_range(start_key):
-                if cur.key() > start_key or cur.key()[:len(shead)] != shead:
-                    if not cur.prev():
-                        return
-            elif not cur.last():
-                return
-            entries = cur.iterprev(keys=True, values=False)
+                return None
+            return cur, cur.iternext(keys=True, values=False)
+        if start_key is None:
+            start_key = self.send
+        if cur.set_range(start_key):
+            if cur.key() > start_key or cur.key()[:len(shead)] != shead:
+                if not cur.prev():
+                    return None
+        elif not cur.last():
+            return None
+        return cur, cur.iterprev(keys=True, values=False)
+
+    def _long_member(self, index_key):
+        v = self.txn.get(index_key, db=self.elems)
+        return bytes(v[5:5 + _U32LE.unpack_from(v, 1)[0]])
+
+    def iterate(self, rev=False, start_key=None, scores=True):
+        """(member, score) in index order (or reversed), from index key `start_key` (a full
+        index key or prefix) inclusive; the score is None unless `scores`."""
+        found = self._index_keys(rev, start_key)
+        if found is None:
+            return
+        shead = self.shead
         hl = len(shead)
         at = hl + 8
         long_len = at + _LONG_KEY_LEN
-        unpack, pack, unpack_d = _IDX.unpack, _IDX.pack, _SCORE_BE.unpack
-        for k in entries:
+        for k in found[1]:
             if k[:hl] != shead:
                 return
-            if len(k) != long_len:
-                member = k[at:]
-            else:                           # a long member: in full in the value
-                v = cur.value()
-                member = bytes(v[5:5 + _U32LE.unpack_from(v, 1)[0]])
-            if scores:
-                (bits,) = unpack(k[hl:at])
-                yield member, unpack_d(pack(bits ^ _SIGN if bits & _SIGN else bits ^ _ALL))[0]
-            else:
-                yield member, None
+            # (a long member is hashed in the key and in full in the value)
+            member = k[at:] if len(k) != long_len else self._long_member(k)
+            yield member, (score_from_sortable(k[hl:at]) if scores else None)
+
+    def take_from_rank(self, rank, count, rev=False, scores=True):
+        """Up to `count` (member, score) pairs from the entry at `rank` (counted from the end
+        when `rev`), as a list: ZRANGE's hot path, built with list operations instead of a
+        generator step per entry. Scores are None unless `scores`."""
+        if not 0 <= rank < self.coll.size or count <= 0:
+            return []
+        key = self.key_at_rank(self.coll.size - 1 - rank if rev else rank)
+        found = None if key is None else self._index_keys(rev, key)
+        if found is None:
+            return []
+        keys = list(islice(found[1], min(count, self.coll.size - rank)))
+        shead = self.shead
+        hl = len(shead)
+        while keys and keys[-1][:hl] != shead:      # (only ever the tail: keys are sorted)
+            keys.pop()
+        at = hl + 8
+        long_len = at + _LONG_KEY_LEN
+        members = [k[at:] if len(k) != long_len else self._long_member(k) for k in keys]
+        if not scores:
+            return [(m, None) for m in members]
+        unpack, pack, unpack_d = _IDX.unpack, _IDX.pack, _SCORE_BE.unpack
+        bits = [unpack(k[hl:at])[0] for k in keys]
+        return list(zip(members, [unpack_d(pack(b ^ _SIGN if b & _SIGN else b ^ _ALL))[0]
+                                  for b in bits]))
 
     def iterate_from_rank(self, rank, rev=False, scores=True):
         """(member, score) from the entry at `rank` (counted from the end when `rev`)."""

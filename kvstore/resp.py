@@ -362,6 +362,21 @@ def format_double(d):
     return s
 
 
+_ONLY_BYTES = {bytes}
+_BULK_HEADS = [b"$%d" % n for n in range(1024)]
+
+
+def bulk_array(values):
+    """RESP array of bulk strings (the same in RESP2 and RESP3) of a non-empty list of
+    bytes: one join over headers and values interleaved (about 4x faster than formatting
+    each element: LRANGE/ZRANGE/SMEMBERS-style replies are hot)."""
+    heads = _BULK_HEADS
+    parts = [None] * (2 * len(values))
+    parts[::2] = [heads[len(v)] if len(v) < 1024 else b"$%d" % len(v) for v in values]
+    parts[1::2] = values
+    return b"*%d\r\n%s\r\n" % (len(values), b"\r\n".join(parts))
+
+
 def encode(value, resp3=False):
     """Encode one reply value (see module docstring) to RESP bytes."""
     t = type(value)
@@ -376,9 +391,10 @@ def encode(value, resp3=False):
     if value is None:
         return _NULL3 if resp3 else _NULL2
     if t is list or t is tuple:
+        if value and set(map(type, value)) == _ONLY_BYTES:
+            return bulk_array(value)
         parts = [b"*%d\r\n" % len(value)]
-        parts.extend([b"$%d\r\n%s\r\n" % (len(v), v) if v.__class__ is bytes
-                      else encode(v, resp3) for v in value])     # (bulk strings inline)
+        parts.extend([encode(v, resp3) for v in value])
         return b"".join(parts)
     if t is Simple:
         return b"+%s\r\n" % value.encode()

@@ -3,7 +3,6 @@ index). Scores are doubles formatted as Redis 7.0 formats them (%.17g, inf/-inf)
 
 import random
 import struct
-from itertools import islice
 
 from kvstore import errors
 from kvstore.commands import command
@@ -184,7 +183,7 @@ def range_by_rank(z, start, stop, rev=False, scores=True):
         return []
     if stop >= size:
         stop = size - 1
-    return list(islice(z.iterate_from_rank(start, rev=rev, scores=scores), stop - start + 1))
+    return z.take_from_rank(start, stop - start + 1, rev, scores)
 
 
 def parse_range_args(args, start, allow_withscores=True, store=False):
