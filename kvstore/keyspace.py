@@ -22,7 +22,7 @@ log bytes, the stream's selected db) so that a failed commit leaves memory untou
 
 import hashlib
 import random
-from itertools import islice
+from itertools import islice, repeat
 import struct
 import time
 import zlib
@@ -1012,7 +1012,7 @@ class ZSetValue:
         long_len = at + _LONG_KEY_LEN
         members = [k[at:] if len(k) != long_len else self._long_member(k) for k in keys]
         if not scores:
-            return [(m, None) for m in members]
+            return list(zip(members, repeat(None)))
         unpack, pack, unpack_d = _IDX.unpack, _IDX.pack, _SCORE_BE.unpack
         bits = [unpack(k[hl:at])[0] for k in keys]
         return list(zip(members, [unpack_d(pack(b ^ _SIGN if b & _SIGN else b ^ _ALL))[0]

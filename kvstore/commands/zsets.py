@@ -3,6 +3,7 @@ index). Scores are doubles formatted as Redis 7.0 formats them (%.17g, inf/-inf)
 
 import random
 import struct
+from operator import itemgetter
 
 from kvstore import errors
 from kvstore.commands import command
@@ -236,8 +237,11 @@ def select_range(ks, key, by, rev, limit, lo_arg, hi_arg, scores=True):
     return [] if z is None else range_by_lex(z, lo, hi, rev, offset, count)
 
 
+_MEMBER = itemgetter(0)
+
+
 def _range_reply(client, pairs, withscores):
-    return _with_scores_reply(client, pairs) if withscores else [m for m, _ in pairs]
+    return _with_scores_reply(client, pairs) if withscores else list(map(_MEMBER, pairs))
 
 
 @command("zrange", -4, "readonly", 1, 1, 1, group="sorted_set",
