@@ -101,7 +101,7 @@ FREE_INLINE_MAX = 1024                      # larger collections are freed in th
 ELEM_PLAIN, ELEM_LONG = 0, 1                # element value prefix: name in the key / beside
 _SLOT = struct.Struct(">I")
 SLOT_SIZE = _SLOT.size
-PICK_SPREAD = 16            # a random pick steps 0..15 elements past a random slot (Collection.pick)
+PICK_SPREAD = 16            # a random pick steps 0..15 elements past a random slot (pick)
 PICK_COST = 16              # a random pick costs about as much as walking this many elements
 
 
@@ -355,7 +355,7 @@ class Collection:
             return [self.pick(cur) for _ in range(-count)]
         if count >= size:
             return list(self.items())
-        if count * 3 > size or count * PICK_COST > size:
+        if count * PICK_COST > size:                # (also covers Redis's count * 3 > size)
             return random.sample(list(self.items()), count)
         chosen = {}
         cur = self.cursor()

@@ -17,9 +17,10 @@ Other Redis flags (readonly, fast, admin, noscript, loading, stale, ...) are rep
 Fast writes (`@fast_write("set")`): an optional second implementation of a write command for
 its simplest, most frequent form, which the writer runs without a nested transaction while the
 batch allows it (see Writer._exec_fast: no keyspace notifications, no WATCH, no client
-blocked on a key, a primary's log, map space reserved). Contract: `fast(ks, args) -> encoded reply bytes`, or None having touched
-nothing (the writer then runs the full handler). It never raises once it has written, and does
-exactly what the handler would do for those arguments, log record included.
+blocked on a key, a primary's log, map space reserved). Contract: `fast(ks, args) -> encoded
+reply bytes`, or None having touched nothing (the writer then runs the full handler). It never
+raises once it has written, and does exactly what the handler would do for those arguments,
+log record included.
 
 Handler contract: `handler(ks, client, args) -> reply` where `ks` is a keyspace.Keyspace on a
 transaction with the client's db selected, `args` the full argument list (bytes, args[0] is the

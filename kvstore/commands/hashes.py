@@ -1,8 +1,7 @@
 """Hash commands, on per-field element records (keyspace.Collection): every field operation is
 O(log n) whatever the hash's size. A small hash (what Redis keeps as a listpack) lists its
-fields in insertion order, as Redis does; a big one in byte order (Redis's order is then its
-hash table's, which clients must not rely on)."""
-
+fields in insertion order, as Redis does; a big one in slot order, a hash of each field name
+(Redis's order is then its hash table's, which clients must not rely on)."""
 
 from kvstore import errors
 from kvstore.commands import command, fast_write

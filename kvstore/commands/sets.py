@@ -197,7 +197,7 @@ def srandmember(ks, client, args):
     if count == 0:
         return []
     if not s.big and count >= s.size:
-        return _members(ks, args[1])                  # a whole intset: ascending, as Redis
+        return _ascending_ints([m for m, _ in s.items()])   # a whole intset, as Redis
     return [m for m, _ in s.random_items(count)]
 
 
