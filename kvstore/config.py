@@ -833,8 +833,8 @@ _section(
     S("appenddirname", "appendonlydir", "AOF directory (not used by kvstore).",
       empty_is_null=False, mutable=False),
     E("appendfsync", "everysec", ("everysec", "always", "no"),
-      "When commits reach the disk: always = fsync each commit, everysec = fsync at most once a "
-      "second, no = leave it to the OS.", applies=True),
+      "When commits become durable (a durable point, see README): always = after each commit, "
+      "before its replies; everysec = once a second; no = every 30 seconds.", applies=True),
     B("no-appendfsync-on-rewrite", False, "Skip fsync during AOF rewrites."),
     I("auto-aof-rewrite-percentage", 100, 0, INT_MAX, "AOF growth that triggers a rewrite."),
     M("auto-aof-rewrite-min-size", 64 * MB, 0, LLONG_MAX, "Minimum AOF size for a rewrite."),

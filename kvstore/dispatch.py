@@ -26,7 +26,7 @@ from kvstore import errors
 from kvstore.commands import COMMANDS, load_all
 from kvstore.errors import CommandError
 from kvstore.keyspace import Batch, Keyspace
-from kvstore.resp import encode, encode_error
+from kvstore.resp import encode, encode_command, encode_error
 
 log = logging.getLogger("kvstore.dispatch")
 
@@ -51,6 +51,13 @@ _READONLY_BYTES = encode_error(errors.READONLY_REPLICA)
 # strings.FAST_VALUE_MAX), and the room always left beside a batch's fast writes.
 FAST_WRITE_COST = 256 * 1024
 FAST_MAP_MARGIN = 64 * 1024 * 1024
+# Below FAST_MAP_MARGIN of room a batch is "tight" (Batch.map_tight): before a write's nested
+# transaction commits, a probe value the size of the batch's log record so far plus this
+# command's effects plus LOG_PROBE_MARGIN (the commit's own pages) is put and rolled back; if
+# it does not fit, the command fails alone with OOM instead of the commit failing the batch.
+# (Pages freed since the last durable point are not reusable: durable.py.)
+LOG_PROBE_MARGIN = 64 * 1024
+_LOG_PROBE_KEY = b"log-probe"
 
 
 def _quote_args(args):
@@ -311,6 +318,13 @@ class Writer:
         over_quota = st.over_quota() if self.server.cfg.maxmemory else False
         no_replicas = self.server.primary.refuses_writes()
         read_only = self.server.read_only_replica()
+        if st.map_room() < FAST_MAP_MARGIN:
+            # Near the end of the map: a durable point first makes every page freed so far
+            # reusable (pages freed since the last one are pinned, see durable.py).
+            try:
+                st.checkpoint()
+            except Exception:           # noqa: BLE001 - the batch may still fit
+                log.exception("durable point before a batch near the map's end failed")
         try:
             txn = st.begin_write()
         except lmdb.Error as e:
@@ -323,13 +337,14 @@ class Writer:
             raise
 
     def _fast_room(self, batch):
-        """The map space fast writes may use in this batch (<= 0: none). Fast writes skip the
-        nested transaction, so a full map in one of them would lose the whole batch: they run
-        only while the map has room for every one of them by a wide margin, and only in
-        batches that log a primary's effects (see also _exec_fast)."""
-        if not batch.log_effects:
-            return 0
-        return self.storage.map_room() - FAST_MAP_MARGIN
+        """The map space fast writes may use in this batch (<= 0: none), and marks a batch
+        with less room than that margin tight. Fast writes skip the nested transaction, so a
+        full map in one of them would lose the whole batch: they run only while the map has
+        room for every one of them by a wide margin, and only in batches that log a primary's
+        effects (see also _exec_fast)."""
+        room = self.storage.map_room() - FAST_MAP_MARGIN
+        batch.map_tight = room <= 0
+        return room if batch.log_effects else 0
 
     def _run_entries(self, entries, txn, batch, over_quota, no_replicas, read_only):
         st = self.storage
@@ -477,6 +492,8 @@ class Writer:
         ks.begin_command(client.db)
         try:
             reply = cmd.handler(ks, client, args)
+            if ks.batch.map_tight and ks.effects:
+                self._probe_log_room(ks, sub, unit)
             sub.commit()
             ks.end_command(unit)
         except CommandError as e:
@@ -492,6 +509,19 @@ class Writer:
         finally:
             ks.txn = txn
         return reply
+
+    @staticmethod
+    def _probe_log_room(ks, sub, unit):
+        """Raise lmdb.MapFullError unless the batch's log record, with this command's effects
+        (and a transaction's earlier ones, `unit`), still fits the map (see LOG_PROBE_MARGIN).
+        """
+        size = ks.batch.log_bytes() + LOG_PROBE_MARGIN + sum(
+            len(encode_command(args)) for _, args in ks.effects + (unit or []))
+        probe = ks.storage.env.begin(write=True, parent=sub)
+        try:
+            probe.put(_LOG_PROBE_KEY, bytes(size), db=ks.storage.sys_db)
+        finally:
+            probe.abort()
 
     def _exec_one(self, ks, txn, client, cmd, args, over_quota, no_replicas, read_only,
                   unit=None):

@@ -116,6 +116,11 @@ def _persistence(srv):
         ("aof_last_cow_size", 0), ("module_fork_in_progress", 0),
         ("module_fork_last_cow_size", 0),
         ("kvstore_commits", st.commits), ("kvstore_appendfsync", srv.cfg.appendfsync),
+        ("kvstore_durable_points", st.durable_points),
+        ("kvstore_durable_txnid", st.durable_txnid),
+        ("kvstore_durable_age_ms", int((time.monotonic() - st.durable_mono) * 1000)),
+        ("kvstore_rolled_back_txns",
+         st.rolled_back[0] - st.rolled_back[1] if st.rolled_back else 0),
     ]
 
 

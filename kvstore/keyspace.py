@@ -1083,7 +1083,7 @@ class Batch:
 
     __slots__ = ("storage", "counts", "log_parts", "stream_db", "next_keyid", "dbmap",
                  "next_pdb", "reclaim", "reclaim_keyids", "units", "log_effects", "staging",
-                 "repl_reset", "repl_ids")
+                 "repl_reset", "repl_ids", "map_tight")
 
     def __init__(self, storage):
         self.storage = storage
@@ -1101,6 +1101,9 @@ class Batch:
         self.staging = None              # a new list when a full sync's staging dbs change
         self.repl_reset = None           # (offset, stream db): a full sync restarts the log
         self.repl_ids = None             # (replid, replid2, second offset) to persist
+        # The map had little room beyond its last page when the batch began: each write
+        # proves that the batch's log record will still fit (Writer._run_write).
+        self.map_tight = False
 
     def counts_of(self, pdb):
         c = self.counts.get(pdb)
@@ -1110,6 +1113,9 @@ class Batch:
 
     def current_dbmap(self):
         return self.dbmap if self.dbmap is not None else self.storage.dbmap
+
+    def log_bytes(self):
+        return sum(map(len, self.log_parts))
 
     def log_command(self, db, args):
         """Log one command's single effect, `args` in db `db` (append_effects of one)."""

@@ -102,6 +102,29 @@ def test_full_map_fails_only_the_command(make_server):
     assert c.dbsize() == ok - 1
 
 
+def test_full_map_in_one_batch_fails_only_the_commands_that_do_not_fit(make_server):
+    """One pipeline worth more than the map: each SET fits alone, but the batch's log record
+    holds every value again; the commands past the room fail alone (OOM), the batch commits."""
+    srv = make_server("kvstore", ["--storage-map-size", "8mb"]).start()
+    c = srv.client()
+    value = b"z" * 50000
+    pipe = c.pipeline(transaction=False)
+    for i in range(200):
+        pipe.set("p%d" % i, value)
+    replies = pipe.execute(raise_on_error=False)
+    stored = [i for i, r in enumerate(replies) if r is True]
+    errors_seen = {str(r) for r in replies if r is not True}
+    assert errors_seen == {"command not allowed when used memory > 'maxmemory'."}
+    assert len(stored) > 10
+    assert len(stored) < 200
+    assert c.dbsize() == len(stored)
+    assert all(v == value for v in c.mget(["p%d" % i for i in stored]))
+    assert c.exists(*["p%d" % i for i in range(200) if i not in stored]) == 0
+    srv.stop()
+    srv.start()
+    assert srv.client().dbsize() == len(stored)
+
+
 def test_inline_and_pipelined_commands(kvstore_session):
     c = RawConn(kvstore_session.port)
     c.send(b"SET a 1\r\nGET a\r\n" + RawConn.encode("INCR", "a") * 100 + b"PING\r\n")
