@@ -997,26 +997,48 @@ class ZSetValue:
         """Up to `count` (member, score) pairs from the entry at `rank` (counted from the end
         when `rev`), as a list: ZRANGE's hot path, built with list operations instead of a
         generator step per entry. Scores are None unless `scores`."""
+        keys = self._keys_from_rank(rank, count, rev)
+        if not keys:
+            return []
+        members = self._members_of(keys)
+        if not scores:
+            return list(zip(members, repeat(None)))
+        hl = len(self.shead)
+        at = hl + 8
+        unpack, pack, unpack_d = _IDX.unpack, _IDX.pack, _SCORE_BE.unpack
+        bits = [unpack(k[hl:at])[0] for k in keys]
+        return list(zip(members, [unpack_d(pack(b ^ _SIGN if b & _SIGN else b ^ _ALL))[0]
+                                  for b in bits]))
+
+    def members_from_rank(self, rank, count, rev=False):
+        """take_from_rank's members alone (ZRANGE by rank without scores)."""
+        keys = self._keys_from_rank(rank, count, rev)
+        return self._members_of(keys) if keys else []
+
+    def _keys_from_rank(self, rank, count, rev):
+        """Up to `count` index keys from the entry at `rank` (see take_from_rank)."""
         if not 0 <= rank < self.coll.size or count <= 0:
-            return []
-        key = self.key_at_rank(self.coll.size - 1 - rank if rev else rank)
-        found = None if key is None else self._index_keys(rev, key)
+            return None
+        if rank == 0:                   # (top N, the frequent case: no rank lookup)
+            found = self._index_keys(rev, None)
+        else:
+            key = self.key_at_rank(self.coll.size - 1 - rank if rev else rank)
+            found = None if key is None else self._index_keys(rev, key)
         if found is None:
-            return []
+            return None
         keys = list(islice(found[1], min(count, self.coll.size - rank)))
         shead = self.shead
         hl = len(shead)
         while keys and keys[-1][:hl] != shead:      # (only ever the tail: keys are sorted)
             keys.pop()
-        at = hl + 8
+        return keys
+
+    def _members_of(self, keys):
+        """The members named by index keys (a long member's key holds a hash of it: its
+        value holds it whole)."""
+        at = len(self.shead) + 8
         long_len = at + _LONG_KEY_LEN
-        members = [k[at:] if len(k) != long_len else self._long_member(k) for k in keys]
-        if not scores:
-            return list(zip(members, repeat(None)))
-        unpack, pack, unpack_d = _IDX.unpack, _IDX.pack, _SCORE_BE.unpack
-        bits = [unpack(k[hl:at])[0] for k in keys]
-        return list(zip(members, [unpack_d(pack(b ^ _SIGN if b & _SIGN else b ^ _ALL))[0]
-                                  for b in bits]))
+        return [k[at:] if len(k) != long_len else self._long_member(k) for k in keys]
 
     def iterate_from_rank(self, rank, rev=False, scores=True):
         """(member, score) from the entry at `rank` (counted from the end when `rev`)."""

@@ -173,7 +173,12 @@ def range_by_lex(z, lo, hi, rev=False, offset=0, count=-1):
 def range_by_rank(z, start, stop, rev=False, scores=True):
     """(member, score) pairs at ranks start..stop (Redis's index rules); scores None unless
     `scores`."""
-    size = z.size
+    span = rank_span(z.size, start, stop)
+    return [] if span is None else z.take_from_rank(span[0], span[1], rev, scores)
+
+
+def rank_span(size, start, stop):
+    """(first rank, count) that ranks start..stop select (Redis's index rules), or None."""
     if start < 0:
         start += size
     if stop < 0:
@@ -181,10 +186,10 @@ def range_by_rank(z, start, stop, rev=False, scores=True):
     if start < 0:
         start = 0
     if start > stop or start >= size:
-        return []
+        return None
     if stop >= size:
         stop = size - 1
-    return z.take_from_rank(start, stop - start + 1, rev, scores)
+    return start, stop - start + 1
 
 
 def parse_range_args(args, start, allow_withscores=True, store=False):
@@ -248,6 +253,13 @@ def _range_reply(client, pairs, withscores):
          summary="Return a range of members in a sorted set", since="1.2.0")
 def zrange(ks, client, args):
     by, rev, limit, withscores = parse_range_args(args, 4)
+    if by == "rank" and not withscores:          # the common form: members only
+        start, stop = _int(args[2]), _int(args[3])
+        z = _open(ks, args[1])
+        if z is None:
+            return []
+        span = rank_span(z.size, start, stop)
+        return [] if span is None else z.members_from_rank(span[0], span[1], rev)
     pairs = select_range(ks, args[1], by, rev, limit, args[2], args[3], withscores)
     return _range_reply(client, pairs, withscores)
 
