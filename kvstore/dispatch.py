@@ -318,7 +318,9 @@ class Writer:
         over_quota = st.over_quota() if self.server.cfg.maxmemory else False
         no_replicas = self.server.primary.refuses_writes()
         read_only = self.server.read_only_replica()
-        if st.map_room() < FAST_MAP_MARGIN:
+        room = st.map_room() - FAST_MAP_MARGIN
+        batch.map_tight = room <= 0
+        if batch.map_tight:
             # Near the end of the map: a durable point first makes every page freed so far
             # reusable (pages freed since the last one are pinned, see durable.py).
             try:
@@ -331,28 +333,23 @@ class Writer:
             log.error("cannot begin write transaction: %s", e)
             return [self._failure(client, items, e) for client, items, _ in entries]
         try:
-            return self._run_entries(entries, txn, batch, over_quota, no_replicas, read_only)
+            return self._run_entries(entries, txn, batch, room, over_quota, no_replicas,
+                                     read_only)
         except BaseException:
             txn.abort()                 # never leave the writer's transaction open
             raise
 
-    def _fast_room(self, batch):
-        """The map space fast writes may use in this batch (<= 0: none), and marks a batch
-        with less room than that margin tight. Fast writes skip the nested transaction, so a
-        full map in one of them would lose the whole batch: they run only while the map has
-        room for every one of them by a wide margin, and only in batches that log a primary's
-        effects (see also _exec_fast)."""
-        room = self.storage.map_room() - FAST_MAP_MARGIN
-        batch.map_tight = room <= 0
-        return room if batch.log_effects else 0
-
-    def _run_entries(self, entries, txn, batch, over_quota, no_replicas, read_only):
+    def _run_entries(self, entries, txn, batch, room, over_quota, no_replicas, read_only):
         st = self.storage
         env = st.env
         ks = Keyspace(st, txn, batch)
         results = []
         ncmd = 0
-        fast_room = self._fast_room(batch) if not (no_replicas or read_only) else 0
+        # The map space fast writes may use (<= 0: none) of `room` (beyond FAST_MAP_MARGIN).
+        # Fast writes skip the nested transaction, so a full map in one of them would lose
+        # the whole batch: they run only while the map has room for every one of them by a
+        # wide margin, and only in batches that log a primary's effects (see _exec_fast).
+        fast_room = room if batch.log_effects and not (no_replicas or read_only) else 0
         for client, items, _ in entries:
             if client is None:                      # internal write: items is (fn, db)
                 fn, db = items

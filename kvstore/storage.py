@@ -416,10 +416,6 @@ class Storage:
                 # Committed but not known durable: the batch's clients get an error.
                 raise lmdb.Error("durable point failed: %s" % e) from e
 
-    def sync(self):
-        """Make everything committed so far durable (a durable point)."""
-        self.checkpoint()
-
     def checkpoint(self):
         """Make every commit so far durable and record it as the durable point (durable.py):
         capture (pin the newest snapshot, copy its meta page), fdatasync the data file,
@@ -459,11 +455,11 @@ class Storage:
         self.durable_points += 1
 
     def mark_saved(self):
-        self.sync()
+        self.checkpoint()
         self.lastsave = int(time.time())
         with self.env.begin(write=True) as txn:
             txn.put(SYS_LASTSAVE, _U64.pack(self.lastsave), db=self.sys_db)
-        self.sync()
+        self.checkpoint()
 
     # ---- replication log retention -----------------------------------------------------------
     def log_needs_trim(self, max_size, max_age_ms):
