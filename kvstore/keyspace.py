@@ -676,8 +676,8 @@ class ZSetValue:
             if old == score:
                 return                        # same index entry, same score record
             old_ikey = sortable_score(old) + sub
-            if counted and self._same_leaf(old_ikey, ikey):
-                counted = False               # no node changes (ZINCRBY by a little)
+            if counted and self._tree_moved(old_ikey, ikey):
+                counted = False               # the tree is up to date already
             txn.delete(self.shead + old_ikey, db=self.elems)
             if counted:
                 self._tree_removed(old_ikey)
@@ -762,23 +762,52 @@ class ZSetValue:
             return None
         return self._node_at(cur, head)
 
-    def _same_leaf(self, old, new):
-        """Whether index keys `old` (present) and `new` (absent) both lie inside one level-1
-        node, neither being its first entry: moving an entry from one to the other then
-        changes no node at any level."""
-        node = self._floor(1, old)
-        if node is None or node[0] == old or new <= node[0]:
-            return False
-        cur = self._cursor()                  # (left on that node by _floor)
-        if not cur.next():
-            return True
+    def _tree_moved(self, old, new):
+        """Index entry `old` (present) is about to become `new` (absent). When that splits,
+        merges and renames no node, update the tree in place and return True: the entry
+        counts of the two level-1 nodes and of their ancestors up to the first one they
+        share (usually below the root), nothing when both lie in one node (ZINCRBY by a
+        little). Otherwise change nothing and return False (the caller removes `old` and
+        adds `new`). This halves a score change's tree work in a large zset."""
+        node_a = self._floor(1, old)
+        if node_a is None or node_a[0] == old:
+            return False                      # old names its node: a rename
+        cur = self._cursor()                  # (left on node_a by _floor)
         head = self._nhead(1)
-        k = cur.key()
-        return k[:len(head)] != head or new < k[len(head):]
+        after = None                          # the next level-1 node's first key
+        if cur.next():
+            k = cur.key()
+            if k[:len(head)] == head:
+                after = bytes(k[len(head):])
+        if new > node_a[0] and (after is None or new < after):
+            return True                       # same node: no count changes anywhere
+        node_b = self._floor(1, new)
+        if (node_b is None or node_a[1] <= ZSET_FANOUT // 2
+                or node_b[1] >= 2 * ZSET_FANOUT):
+            return False                      # new smallest entry, a merge or a split
+        node_b[1] += 1
+        node_b[2] += 1
+        self._put_node(1, node_b)             # (first: the cursor is still on it)
+        node_a[1] -= 1
+        node_a[2] -= 1
+        self._put_node(1, node_a)
+        # Above level 1 no node gains or loses a child: only entry counts change, up to
+        # the first common ancestor (the root at the latest).
+        for level in range(2, self._top()):
+            parent_a = self._floor(level, old)
+            parent_b = self._floor(level, new)
+            if parent_a[0] == parent_b[0]:
+                break
+            parent_b[2] += 1
+            self._put_node(level, parent_b)
+            parent_a[2] -= 1
+            self._put_node(level, parent_a)
+        return True
 
     def _put_node(self, level, node):
-        self.txn.put(self._nhead(level) + node[0], _NODE.pack(node[1], node[2]),
-                     db=self.elems)
+        # Through the lookup cursor: LMDB skips the descent from the root when the key is
+        # on the page the cursor is on (a node just found by _floor).
+        self._cursor().put(self._nhead(level) + node[0], _NODE.pack(node[1], node[2]))
 
     def _del_node(self, level, first):
         self.txn.delete(self._nhead(level) + first, db=self.elems)
