@@ -692,6 +692,37 @@ class ZSetValue:
         if counted:
             self._tree_added(ikey)
 
+    @classmethod
+    def fast_set(cls, ks, key, member, score):
+        """ZADD key score member's records without the command machinery, for a short key
+        holding a sorted set without expiry and a short member, when the set's encoding
+        stays as it is: an existing member, or a new member of a set already in the big
+        encoding. Returns (1 for a new member else 0, whether anything changed: not for
+        the same score, where ZADD writes nothing); None, having touched nothing, in every
+        other case. (The caller logs the command when something changed.)"""
+        if len(member) > LONG_KEY_LIMIT:
+            return None
+        target = fast_target(ks, key, TYPE_ZSET)
+        if target is None or target[1] is None:
+            return None
+        tk, rec = target
+        z = cls(Collection(ks, key, rec, ks.prefix))
+        old = z.score(member)
+        if old is None:
+            if not z.coll.big:
+                return None                   # the encoding may change: zadd's save decides
+            z.set(member, score)
+            added = 1
+        elif old == score:
+            return 0, False
+        else:
+            z.set(member, score, old)
+            added = 0
+        ks.txn.put(tk, HDR.pack(rec[0], 0, ks.now // 1000) + _COLL.pack(z.coll.keyid,
+                                                                        z.coll.size)
+                   + rec[HDR_SIZE + _COLL.size:], db=ks.meta_db)
+        return added, True
+
     def remove(self, member, score=None):
         if score is None:
             score = self.score(member)

@@ -100,8 +100,8 @@ def test_read_of_expired_key_logs_a_bare_del(make_server):
 
 
 def test_fast_forms_write_what_the_full_handlers_write(make_server):
-    """SET, INCR, LPUSH/RPUSH, LPOP/RPOP and HSET have fast forms (commands.fast_write) that skip the
-    generic machinery; keyspace notifications turn them off. The same commands on a server
+    """SET, INCR, LPUSH/RPUSH, LPOP/RPOP, HSET and ZADD have fast forms (commands.fast_write)
+    that skip the generic machinery; keyspace notifications turn them off. The same commands on a server
     that uses them and one that cannot must give the same replies, the same data (DUMP of
     every key, encodings, TTLs, DEBUG DIGEST, DBSIZE) and the same replication log."""
     fast = make_server("kvstore").start()
@@ -126,7 +126,22 @@ def test_fast_forms_write_what_the_full_handlers_write(make_server):
         ("RPOP", "l"), ("LPOP", "l"), ("LPOP", "l", "1"), ("RPOP", "new2"),   # (empties it)
         ("LPOP", "ttl"), ("RPOP", "s"), ("LPOP", "missing"), ("RPOP", "new"), ("LPOP", "new"),
         ("RPUSH", "big", "w"), ("LPOP", "big"),
-    ] + [("LINDEX", k, str(i)) for k in ("l", "new", "new2", "ttl") for i in range(-8, 8)]
+        ("ZADD", "z", "1", "a", "2", "b"), ("ZADD", "z", "5", "a"),  # small, existing member
+        ("ZADD", "z", "5", "a"), ("ZADD", "z", "-0", "b"),           # same score: no effect
+        ("ZADD", "z", "3", "c"),                                     # small, new member
+        ("ZADD", "edge") + tuple(x for i in range(128) for x in (str(i), "e%d" % i)),
+        ("ZADD", "edge", "1", "e128"), ("ZADD", "z", "1", "y" * 70),  # -> skiplist
+        ("ZADD", "z", "nx", "a"), ("ZADD", "z", "x1", "a"), ("ZADD", "s", "1", "a"),  # errors
+        ("ZADD", "bigz") + tuple(x for i in range(130) for x in (str(i), "m%d" % i)),
+        ("ZADD", "bigz", "7.5", "m1"), ("ZADD", "bigz", "-3", "m129"),  # big, existing
+        ("ZADD", "bigz", "64.5", "new"), ("ZADD", "bigz", "inf", "m2"),  # big, new; inf
+        ("ZADD", "bigz", "1", "m" * 600),                            # a long member
+        ("ZADD", "tz", "1", "a"), ("PEXPIREAT", "tz", "99999999999997"),
+        ("ZADD", "tz", "2", "a"), ("ZADD", "newz", "1", "a"),        # an expiry; a new key
+    ] + [("LINDEX", k, str(i)) for k in ("l", "new", "new2", "ttl") for i in range(-8, 8)] + [
+        ("ZRANK", "bigz", "m%d" % i) for i in range(0, 130, 7)] + [
+        ("ZRANGE", k, "0", "-1", "WITHSCORES") for k in ("z", "tz", "newz")] + [
+        ("ZCARD", k) for k in ("z", "bigz", "edge", "tz", "newz")]
     conns = [srv.raw() for srv in (fast, full)]
     for cmd in script:
         replies = [c.call(*cmd) for c in conns]

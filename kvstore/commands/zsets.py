@@ -6,7 +6,7 @@ import struct
 from operator import itemgetter
 
 from kvstore import errors
-from kvstore.commands import command
+from kvstore.commands import command, fast_write
 from kvstore.commands.keys import (parse_numkeys, parse_scan_cursor, parse_scan_options,
                                    scan_collection, scan_compact)
 from kvstore.commands.strings import parse_int
@@ -410,6 +410,24 @@ def zadd(ks, client, args):
     if incr:
         return None if result is None else Double(result)
     return added + changed if b"ch" in flags else added
+
+
+@fast_write("zadd")
+def zadd_fast(ks, args):
+    """ZADD key score member where ZSetValue.fast_set applies: its records and the log
+    record, as zadd does."""
+    if len(args) != 4:
+        return None
+    score = parse_double(args[2])        # (a flag or a bad score: zadd answers)
+    if score is None:
+        return None
+    res = ZSetValue.fast_set(ks, args[1], args[3], score)
+    if res is None:
+        return None
+    added, changed = res
+    if changed:
+        ks.batch.log_command(ks.db, args)
+    return b":1\r\n" if added else b":0\r\n"
 
 
 @command("zincrby", 4, "write denyoom fast", 1, 1, 1, group="sorted_set",
