@@ -150,6 +150,13 @@ def fast_target(ks, key, type_code):
     return tk, old
 
 
+def resized_record(ks, rec, keyid, size):
+    """Collection record `rec` (a short key, no expiry) with size `size` and this batch's
+    access time, its extra kept: what Collection.save writes when only the size changes."""
+    return HDR.pack(rec[0], 0, ks.now // 1000) + _COLL.pack(keyid, size) + rec[
+        HDR_SIZE + _COLL.size:]
+
+
 CONVERT_BATCH = 20000       # elements re-keyed per write transaction by add_element_slots
 
 
@@ -309,17 +316,33 @@ class Collection:
         elems = ks.storage.elems_db
         if old[0] & FLAG_RAW:
             if txn.replace(sub, b"\x00" + value, db=elems) is None:
-                size += 1
-                txn.put(tk, HDR.pack(old[0], 0, ks.now // 1000) + _COLL.pack(keyid, size)
-                        + old[HDR_SIZE + _COLL.size:], db=ks.meta_db)
+                txn.put(tk, resized_record(ks, old, keyid, size + 1), db=ks.meta_db)
                 return 1
         elif (len(value) <= ks.storage.cfg.hash_max_listpack_value
               and txn.get(sub, db=elems) is not None):
             txn.put(sub, b"\x00" + value, db=elems)
         else:
             return None
-        txn.put(tk, HDR.pack(old[0], 0, ks.now // 1000) + old[HDR_SIZE:], db=ks.meta_db)
+        txn.put(tk, resized_record(ks, old, keyid, size), db=ks.meta_db)
         return 0
+
+    @staticmethod
+    def fast_sadd(ks, key, member):
+        """SADD key member's records without the Collection machinery, for a short key
+        holding a set without expiry in the big encoding (no intset conversion to decide)
+        and a short member. Returns 1 for a new member, 0 for a present one (nothing
+        written: SADD changes nothing); None, having touched nothing, in every other case.
+        (The caller logs the command for a new member.)"""
+        target = fast_target(ks, key, TYPE_SET) if len(member) <= LONG_KEY_LIMIT else None
+        if target is None or target[1] is None or not target[1][0] & FLAG_RAW:
+            return None
+        tk, old = target
+        keyid, size = _COLL.unpack_from(old, HDR_SIZE)
+        if not ks.txn.put(_U64BE.pack(keyid) + element_slot(member) + member, b"\x00",
+                          db=ks.storage.elems_db, overwrite=False):
+            return 0
+        ks.txn.put(tk, resized_record(ks, old, keyid, size + 1), db=ks.meta_db)
+        return 1
 
     def cursor(self):
         return self.ks.txn.cursor(db=self.elems)
@@ -718,9 +741,7 @@ class ZSetValue:
         else:
             z.set(member, score, old)
             added = 0
-        ks.txn.put(tk, HDR.pack(rec[0], 0, ks.now // 1000) + _COLL.pack(z.coll.keyid,
-                                                                        z.coll.size)
-                   + rec[HDR_SIZE + _COLL.size:], db=ks.meta_db)
+        ks.txn.put(tk, resized_record(ks, rec, z.coll.keyid, z.coll.size), db=ks.meta_db)
         return added, True
 
     def remove(self, member, score=None):

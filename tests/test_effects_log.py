@@ -100,7 +100,7 @@ def test_read_of_expired_key_logs_a_bare_del(make_server):
 
 
 def test_fast_forms_write_what_the_full_handlers_write(make_server):
-    """SET, INCR, LPUSH/RPUSH, LPOP/RPOP, HSET and ZADD have fast forms (commands.fast_write)
+    """SET, INCR, LPUSH/RPUSH, LPOP/RPOP, HSET, ZADD and SADD have fast forms (commands.fast_write)
     that skip the generic machinery; keyspace notifications turn them off. The same commands on a server
     that uses them and one that cannot must give the same replies, the same data (DUMP of
     every key, encodings, TTLs, DEBUG DIGEST, DBSIZE) and the same replication log."""
@@ -138,10 +138,17 @@ def test_fast_forms_write_what_the_full_handlers_write(make_server):
         ("ZADD", "bigz", "1", "m" * 600),                            # a long member
         ("ZADD", "tz", "1", "a"), ("PEXPIREAT", "tz", "99999999999997"),
         ("ZADD", "tz", "2", "a"), ("ZADD", "newz", "1", "a"),        # an expiry; a new key
+        ("SADD", "ints", "1"), ("SADD", "ints", "2"), ("SADD", "ints", "2"),   # intset
+        ("SADD", "ints", "x"), ("OBJECT", "ENCODING", "ints"),      # -> hashtable
+        ("SADD", "ints", "y"), ("SADD", "ints", "y"), ("SADD", "ints", "3"),
+        ("SADD", "ints", "m" * 600), ("SADD", "ints", "m" * 600),   # a long member
+        ("SADD", "ts", "a"), ("PEXPIREAT", "ts", "99999999999996"), ("SADD", "ts", "b"),
+        ("SADD", "s", "a"), ("SADD", "news", "a"),                  # WRONGTYPE; a new key
     ] + [("LINDEX", k, str(i)) for k in ("l", "new", "new2", "ttl") for i in range(-8, 8)] + [
         ("ZRANK", "bigz", "m%d" % i) for i in range(0, 130, 7)] + [
         ("ZRANGE", k, "0", "-1", "WITHSCORES") for k in ("z", "tz", "newz")] + [
-        ("ZCARD", k) for k in ("z", "bigz", "edge", "tz", "newz")]
+        ("ZCARD", k) for k in ("z", "bigz", "edge", "tz", "newz")] + [
+        (cmd, k) for k in ("ints", "ts", "news") for cmd in ("SCARD", "SMEMBERS")]
     conns = [srv.raw() for srv in (fast, full)]
     for cmd in script:
         replies = [c.call(*cmd) for c in conns]

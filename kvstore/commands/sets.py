@@ -6,7 +6,7 @@ set-max-intset-entries members convert the set (one way, as in Redis 7.0)."""
 import random
 
 from kvstore import errors
-from kvstore.commands import command
+from kvstore.commands import command, fast_write
 from kvstore.commands.keys import (parse_scan_cursor, parse_scan_options, scan_collection,
                                    scan_compact)
 from kvstore.errors import CommandError
@@ -78,6 +78,20 @@ def sadd(ks, client, args):
         ks.propagate(args)
         ks.notify("s", b"sadd", args[1])
     return added
+
+
+@fast_write("sadd")
+def sadd_fast(ks, args):
+    """SADD key member where Collection.fast_sadd applies: its records and, for a new
+    member, the log record, as sadd does."""
+    if len(args) != 3:
+        return None
+    added = Collection.fast_sadd(ks, args[1], args[2])
+    if added is None:
+        return None
+    if added:
+        ks.batch.log_command(ks.db, args)
+    return b":1\r\n" if added else b":0\r\n"
 
 
 @command("srem", -3, "write fast", 1, 1, 1, group="set",
