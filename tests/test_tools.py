@@ -1,4 +1,5 @@
-"""Operator tools against real servers: kvcompare (kvstore vs redis-server) and kvlog."""
+"""Operator tools against real servers: kvcompare (kvstore vs redis-server), kvlog, the floor
+server and the A/B benchmark."""
 
 import subprocess
 import sys
@@ -88,3 +89,30 @@ def test_floor_server_sets_gets_and_keeps_its_data(tmp_path):
     assert c.get("k42") == b"v42"
     proc.terminate()
     assert proc.wait(20) == 0
+
+
+def test_ab_compare_runs_each_checkout_against_redis_server():
+    """tools/ab_compare.py (the interleaved A/B rounds docs/benchmarks.md quotes): one round,
+    one tiny load, this checkout under two labels and redis-server: a row with each one's
+    ops/s and ratio, redis-server's ratio exactly 1; a path that is no checkout is refused."""
+    import re
+
+    out = subprocess.run([sys.executable, "tools/ab_compare.py", "--rounds", "1", "--tests",
+                          "set:1,get:4", "--requests", "4000", "--requests-p1", "2000",
+                          "a=.", "b=" + ROOT], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "| test | pipeline | a ops/s (ratio) | b ops/s (ratio) | " \
+                       "redis-server ops/s (ratio) |"
+    rows = [re.fullmatch(r"\| (\w+) \| (\d+) \| (\d+) \((\d\.\d\d)\) \| (\d+) \((\d\.\d\d)\) "
+                         r"\| (\d+) \(1\.00\) \|", line) for line in lines[2:]]
+    assert [(m.group(1), m.group(2)) for m in rows] == [("SET", "1"), ("GET", "4")]
+    for m in rows:
+        for ops, ratio in ((m.group(3), m.group(4)), (m.group(5), m.group(6))):
+            assert int(ops) > 0
+            assert abs(float(ratio) - int(ops) / int(m.group(7))) < 0.011
+    bad = subprocess.run([sys.executable, "tools/ab_compare.py", "x=/nonexistent"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "'x=/nonexistent': expected LABEL=PATH of a kvstore checkout" in bad.stderr

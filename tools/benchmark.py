@@ -47,7 +47,9 @@ def wait_port(port, proc, timeout=30):
 
 
 class Server:
-    def __init__(self, kind, fsync):
+    """`kind`: kvstore (the checkout at `root`), floor or redis."""
+
+    def __init__(self, kind, fsync, root=ROOT):
         self.kind = kind
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="kvbench-%s-" % kind)
@@ -61,7 +63,7 @@ class Server:
         else:
             cmd = [shutil.which("redis-server") or "/usr/bin/redis-server"] + common + [
                 "--appendonly", "yes"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         wait_port(self.port, self.proc)
 
