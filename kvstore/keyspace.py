@@ -121,6 +121,13 @@ def element_slot(name):
     return _SLOT.pack((zlib.crc32(name) * 0x9E3779B1) & 0xFFFFFFFF)
 
 
+def element_key(head, name):
+    """The table key of a set's or a hash's element `name` in the collection whose key id
+    packs to `head`: <keyid><element_slot(name)><name, hashed when long>."""
+    return head + element_slot(name) + (
+        name if len(name) <= LONG_KEY_LIMIT else encode_key(name))
+
+
 def encode_element_value(name, value):
     """Element value: a flag byte, the full name when the table key holds a hashed one."""
     if len(name) <= LONG_KEY_LIMIT:
@@ -257,8 +264,7 @@ class Collection:
         return cls.open(ks, key, type_code) or cls.create(ks, key, type_code, extra=extra)
 
     def _sub(self, name):
-        return self.head + element_slot(name) + (
-            name if len(name) <= LONG_KEY_LIMIT else encode_key(name))
+        return element_key(self.head, name)
 
     def get(self, name):
         v = self.ks.txn.get(self._sub(name), db=self.elems)
@@ -312,7 +318,7 @@ class Collection:
         tk, old = target
         txn = ks.txn
         keyid, size = _COLL.unpack_from(old, HDR_SIZE)
-        sub = _U64BE.pack(keyid) + element_slot(field) + field
+        sub = element_key(_U64BE.pack(keyid), field)
         elems = ks.storage.elems_db
         if old[0] & FLAG_RAW:
             if txn.replace(sub, b"\x00" + value, db=elems) is None:
@@ -338,7 +344,7 @@ class Collection:
             return None
         tk, old = target
         keyid, size = _COLL.unpack_from(old, HDR_SIZE)
-        if not ks.txn.put(_U64BE.pack(keyid) + element_slot(member) + member, b"\x00",
+        if not ks.txn.put(element_key(_U64BE.pack(keyid), member), b"\x00",
                           db=ks.storage.elems_db, overwrite=False):
             return 0
         ks.txn.put(tk, resized_record(ks, old, keyid, size + 1), db=ks.meta_db)
