@@ -116,3 +116,30 @@ def test_ab_compare_runs_each_checkout_against_redis_server():
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert "'x=/nonexistent': expected LABEL=PATH of a kvstore checkout" in bad.stderr
+
+
+def test_write_cost_reports_pages_written_per_command():
+    """tools/write_cost.py (in process): a row per command and size; rewriting random
+    elements of a 3,000-element collection writes more per command than of a 10-element one
+    (whose batch dirties the same few pages), and every command costs some time."""
+    import re
+
+    out = subprocess.run([sys.executable, "tools/write_cost.py", "--sizes", "10,3000",
+                          "--batch", "50", "--batches", "4"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "| command | elements | us/command | write syscalls/command | " \
+                       "KB written/command |"
+    rows = [re.fullmatch(r"\| (\w+) \| (\d+) \| (\d+\.\d\d) \| (\d+\.\d\d) \| (\d+\.\d\d) \|",
+                         line) for line in lines[2:]]
+    assert [(m.group(1), m.group(2)) for m in rows] == [
+        ("HSET", "10"), ("HSET", "3000"), ("ZADD", "10"), ("ZADD", "3000")]
+    for small, big in ((rows[0], rows[1]), (rows[2], rows[3])):
+        assert float(small.group(3)) > 0 and float(big.group(3)) > 0
+        assert float(big.group(5)) > 2 * float(small.group(5)), out.stdout
+    bad = subprocess.run([sys.executable, "tools/write_cost.py", "--commands", "lpush",
+                          "--sizes", "10"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 1
+    assert "unknown command 'lpush' (hset, zadd)" in bad.stderr
