@@ -295,6 +295,22 @@ SCENARIOS = {
         ("ZINTERCARD", "3", "z1"), ("ZUNION", "0", "z1"), ("ZUNION", "2", "z1"),
         ("ZINTERSTORE", "dst", "2", "z1", "nokey"), ("EXISTS", "dst"),
         ("SET", "str", "x"), ("ZADD", "str", "1", "a"), ("ZUNION", "2", "z1", "str"),
+        # Weighted scores as Redis computes them: 0 * -1 is -0; inputs smallest first (MIN
+        # keeps the first of equal scores); inf * 0 is NaN, 0 as a first score or in a sum,
+        # ignored by MIN/MAX; inf + -inf is 0.
+        ("ZADD", "w0", "0", "m"), ("ZADD", "w1", "0", "m", "1", "n"), ("ZADD", "w5", "5", "m"),
+        ("ZADD", "winf", "inf", "m", "1", "x"), ("ZADD", "wneg", "-inf", "m", "3", "x", "4", "y"),
+        ("ZUNION", "1", "w0", "WEIGHTS", "-1", "WITHSCORES"),
+        ("ZUNION", "2", "w1", "w0", "WEIGHTS", "1", "-1", "AGGREGATE", "MIN", "WITHSCORES"),
+        ("ZINTER", "2", "w0", "w1", "WEIGHTS", "-1", "1", "AGGREGATE", "MAX", "WITHSCORES"),
+        ("ZINTER", "2", "winf", "w5", "WEIGHTS", "0", "1", "AGGREGATE", "MIN", "WITHSCORES"),
+        ("ZINTER", "3", "winf", "wneg", "w5", "WEIGHTS", "0", "1", "1", "WITHSCORES"),
+        ("ZUNION", "3", "winf", "wneg", "w5", "WITHSCORES"),
+        ("ZUNION", "2", "w5", "winf", "WEIGHTS", "1", "0", "AGGREGATE", "MIN", "WITHSCORES"),
+        ("ZINTERSTORE", "wst", "2", "winf", "w5", "WEIGHTS", "0", "1"),
+        ("ZRANGE", "wst", "0", "-1", "WITHSCORES"),
+        ("ZUNIONSTORE", "wst", "2", "w0", "w1", "WEIGHTS", "-1", "1", "AGGREGATE", "MIN"),
+        ("ZRANGE", "wst", "0", "-1", "WITHSCORES"),
         ("ZSCAN", "z1", "0"), ("ZSCAN", "z1", "0", "MATCH", "a*"), ("ZSCAN", "nokey", "0"),
         ("ZREMRANGEBYRANK", "z1", "0", "0"), ("ZREMRANGEBYSCORE", "z2", "(10", "20"),
         ("ZREMRANGEBYLEX", "z2", "[a", "[c"), ("ZRANGE", "z2", "0", "-1", "WITHSCORES"),
@@ -302,6 +318,9 @@ SCENARIOS = {
         ("DEBUG", "DIGEST-VALUE", "z1", "z2"), ("TYPE", "z1"),
     ],
     "sort": [
+        ("SADD", "ints", "294", "47", "-3", "1000"), ("SORT", "ints", "BY", "nosort"),
+        ("SORT", "ints", "BY", "nosort", "LIMIT", "0", "2"),      # an intset's order: ascending
+        ("SORT_RO", "ints", "BY", "nosort", "DESC"),
         ("RPUSH", "l", "3", "1", "2", "10"), ("SORT", "l"), ("SORT", "l", "DESC"),
         ("SORT", "l", "ALPHA"), ("SORT", "l", "LIMIT", "1", "2"), ("SORT", "l", "LIMIT", "-1", "2"),
         ("SORT", "l", "LIMIT", "1", "-1"), ("MSET", "w_3", "30", "w_1", "10", "w_2", "x"),

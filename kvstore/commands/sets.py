@@ -39,10 +39,10 @@ def _members(ks, key):
     if s is None:
         return []
     members = [m for m, _ in s.items()]
-    return members if s.big else _ascending_ints(members)
+    return members if s.big else ascending_ints(members)
 
 
-def _ascending_ints(members):
+def ascending_ints(members):
     """Members of an intset in Redis's order: ascending by value (Redis keeps a set of at most
     set-max-intset-entries integers as a sorted intset and replies in that order; other sets
     come in hash-table order, which no client can rely on)."""
@@ -57,7 +57,7 @@ def _intset_order(ks, members):
     would hold it as an intset."""
     if len(members) <= ks.storage.cfg.set_max_intset_entries and \
             all(strict_int(m) is not None for m in members):
-        return _ascending_ints(members)
+        return ascending_ints(members)
     return members
 
 
@@ -211,7 +211,7 @@ def srandmember(ks, client, args):
     if count == 0:
         return []
     if not s.big and count >= s.size:
-        return _ascending_ints([m for m, _ in s.items()])   # a whole intset, as Redis
+        return ascending_ints([m for m, _ in s.items()])   # a whole intset, as Redis
     return [m for m, _ in s.random_items(count)]
 
 

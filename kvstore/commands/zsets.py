@@ -743,27 +743,40 @@ def parse_setop(args, start, name, allow_weights=True, allow_withscores=True):
 
 
 def _compute(ks, op, keys, weights, how):
+    """{member: score} of ZUNION/ZINTER/ZDIFF over `keys`, as Redis 7.0 computes it: union
+    and intersection visit the inputs smallest first (a stable sort by size, as Redis's
+    qsort), a weighted score is score * weight (so 0 * -1 is -0, replied as such), a NaN
+    (inf * 0) becomes 0 where Redis resets it (a member's first score, and every sum), and
+    MIN/MAX keep the current score on a tie or a NaN."""
     inputs = [_source_pairs(ks, k) for k in keys]
+    if op != "diff":
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
     if op == "union":
         acc = {}
-        for pairs, w in zip(inputs, weights):
-            for m, s in pairs:
-                v = s * w if not (s == 0 or w == 0) else 0.0
+        for i in order:
+            w = weights[i]
+            for m, s in inputs[i]:
+                v = s * w
+                if v != v:
+                    v = 0.0
                 acc[m] = v if m not in acc else _aggregate(how, acc[m], v)
         return acc
     if op == "inter":
         if any(not p for p in inputs):
             return {}
         maps = [dict(p) for p in inputs]
-        order = sorted(range(len(maps)), key=lambda i: len(maps[i]))
+        first, rest = order[0], order[1:]
         acc = {}
-        for m in maps[order[0]]:
-            if all(m in maps[i] for i in order[1:]):
-                v = None
-                for i in range(len(maps)):
-                    s = maps[i][m]
-                    x = s * weights[i] if not (s == 0 or weights[i] == 0) else 0.0
-                    v = x if v is None else _aggregate(how, v, x)
+        for m, s in inputs[first]:
+            v = s * weights[first]
+            if v != v:
+                v = 0.0
+            for i in rest:
+                x = maps[i].get(m)
+                if x is None:
+                    break
+                v = _aggregate(how, v, x * weights[i])
+            else:
                 acc[m] = v
         return acc
     first = dict(inputs[0]) if inputs else {}
