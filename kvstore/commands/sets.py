@@ -38,11 +38,17 @@ def _members(ks, key):
     s = _open(ks, key)
     if s is None:
         return []
-    members = [m for m, _ in s.items()]
-    return members if s.big else ascending_ints(members)
+    return ordered_members(s)
 
 
-def ascending_ints(members):
+def ordered_members(coll):
+    """The members of set Collection `coll` in Redis's reply order: an intset's ascending,
+    a hash table's as stored (its order is Redis's hash order, which no client relies on)."""
+    members = [m for m, _ in coll.items()]
+    return members if coll.big else _ascending_ints(members)
+
+
+def _ascending_ints(members):
     """Members of an intset in Redis's order: ascending by value (Redis keeps a set of at most
     set-max-intset-entries integers as a sorted intset and replies in that order; other sets
     come in hash-table order, which no client can rely on)."""
@@ -57,7 +63,7 @@ def _intset_order(ks, members):
     would hold it as an intset."""
     if len(members) <= ks.storage.cfg.set_max_intset_entries and \
             all(strict_int(m) is not None for m in members):
-        return ascending_ints(members)
+        return _ascending_ints(members)
     return members
 
 
@@ -211,7 +217,7 @@ def srandmember(ks, client, args):
     if count == 0:
         return []
     if not s.big and count >= s.size:
-        return ascending_ints([m for m, _ in s.items()])   # a whole intset, as Redis
+        return ordered_members(s)                   # a whole intset, as Redis
     return [m for m, _ in s.random_items(count)]
 
 

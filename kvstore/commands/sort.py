@@ -7,7 +7,7 @@ from functools import cmp_to_key
 
 from kvstore import errors
 from kvstore.commands import command
-from kvstore.commands.sets import ascending_ints
+from kvstore.commands.sets import ordered_members
 from kvstore.errors import CommandError
 from kvstore.keyspace import (TYPE_HASH, TYPE_LIST, TYPE_MASK, TYPE_SET, TYPE_STRING,
                               TYPE_ZSET, Collection, ListValue, ZSetValue, record_body_offset)
@@ -51,10 +51,7 @@ def _elements(ks, key):
     if t == TYPE_LIST:
         return ListValue(Collection(ks, key, rec, ks.prefix)).all(), t
     if t == TYPE_SET:
-        # In Redis's order (BY nosort keeps it): an intset's is ascending.
-        coll = Collection(ks, key, rec, ks.prefix)
-        members = [m for m, _ in coll.items()]
-        return (members if coll.big else ascending_ints(members)), t
+        return ordered_members(Collection(ks, key, rec, ks.prefix)), t   # BY nosort keeps it
     if t == TYPE_ZSET:
         return [m for m, _ in ZSetValue(Collection(ks, key, rec, ks.prefix)).iterate()], t
     raise CommandError(errors.WRONG_TYPE)
