@@ -21,6 +21,7 @@ log bytes, the stream's selected db) so that a failed commit leaves memory untou
 """
 
 import hashlib
+import math
 import random
 from itertools import islice, repeat
 import struct
@@ -634,6 +635,7 @@ def score_from_sortable(b):
 
 ZSET_FANOUT = 64                 # rank-tree children per node: split above 2x, merge below 1/2
 _ZSET_TREE = b"\x03"             # a zset's `extra`: it keeps the rank tree
+_ZSET_NEG_ZERO = b"\x04"         # ... and a member record may hold the score -0.0
 _NODE = struct.Struct("<IQ")     # rank-tree node: children, index entries covered
 
 
@@ -651,9 +653,18 @@ class ZSetValue:
     2 x ZSET_FANOUT children, merged into the previous sibling below ZSET_FANOUT / 2), so a
     write costs O(levels) lookups and a rank or the entry at a rank is a walk down the levels,
     at most 2 x ZSET_FANOUT steps each: O(log n) for both. Zsets written before the tree
-    existed (no `_ZSET_TREE` mark) walk the index instead."""
+    existed (no `_ZSET_TREE` mark) walk the index instead.
 
-    __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send", "chead", "counted", "_cur")
+    Negative zero, as Redis 7.0 keeps it: a zset in the big encoding (Redis's skiplist) stores
+    a -0 score as given, the compact one (listpack) stores 0. `set` converts to big before the
+    insert that overflows the compact limits, as Redis's zsetAdd does, so one ZADD may store 0
+    for its first members and -0 for later ones. Index keys hold every zero as 0.0 (-0 == 0 in
+    the order); member records hold the sign, and once one holds -0 the `_ZSET_NEG_ZERO` mark
+    makes readers of scores from index keys take a zero's sign from its member record (a
+    zset from before the rank tree has no room for the mark and stores 0)."""
+
+    __slots__ = ("coll", "txn", "elems", "mhead", "shead", "send", "chead", "counted",
+                 "neg_zero", "_cur")
 
     def __init__(self, coll):
         self.coll = coll
@@ -663,7 +674,8 @@ class ZSetValue:
         self.shead = coll.head + b"s"
         self.send = coll.head + b"t"
         self.chead = coll.head + b"c"
-        self.counted = coll.extra == _ZSET_TREE
+        self.counted = coll.extra == _ZSET_TREE or coll.extra == _ZSET_NEG_ZERO
+        self.neg_zero = coll.extra == _ZSET_NEG_ZERO
         self._cur = None             # the rank tree's point lookups share one cursor
 
     @classmethod
@@ -693,10 +705,22 @@ class ZSetValue:
             return None
         return _SCORE.unpack_from(v, len(v) - 8)[0]
 
-    def set(self, member, score, old=None):
-        """Store `member` with `score` (`old`: its current score or None)."""
+    def set(self, member, score, old=None, limits=None):
+        """Store `member` with `score` (`old`: its current score or None). `limits`: the
+        compact encoding's (max entries, max member length) when a new member converts a
+        compact zset to big as it overflows them (ZADD, ZINCRBY, ZRANGESTORE); callers that
+        decide the encoding from the whole result set `coll.big` before (see the class)."""
+        coll = self.coll
+        if (old is None and limits is not None and not coll.big
+                and (coll.size >= limits[0] or len(member) > limits[1])):
+            coll.big = True
         if score == 0:
-            score = 0.0                       # Redis keeps -0 as 0
+            if coll.big and self.counted and math.copysign(1.0, score) < 0:
+                if not self.neg_zero:
+                    self.neg_zero = True
+                    coll.extra = _ZSET_NEG_ZERO
+            else:
+                score = 0.0
         sub = self._sub(member)
         txn = self.txn
         counted = self.counted
@@ -729,8 +753,8 @@ class ZSetValue:
         encoding. Returns (1 for a new member else 0, whether anything changed: not for
         the same score, where ZADD writes nothing); None, having touched nothing, in every
         other case. (The caller logs the command when something changed.)"""
-        if len(member) > LONG_KEY_LIMIT:
-            return None
+        if len(member) > LONG_KEY_LIMIT or (score == 0 and math.copysign(1.0, score) < 0):
+            return None                       # (-0: set may have to mark the zset)
         target = fast_target(ks, key, TYPE_ZSET)
         if target is None or target[1] is None:
             return None
@@ -1078,7 +1102,11 @@ class ZSetValue:
                 return
             # (a long member is hashed in the key and in full in the value)
             member = k[at:] if len(k) != long_len else self._long_member(k)
-            yield member, (score_from_sortable(k[hl:at]) if scores else None)
+            if not scores:
+                yield member, None
+                continue
+            score = score_from_sortable(k[hl:at])
+            yield member, (score if score or not self.neg_zero else self.score(member))
 
     def take_from_rank(self, rank, count, rev=False, scores=True):
         """Up to `count` (member, score) pairs from the entry at `rank` (counted from the end
@@ -1094,8 +1122,11 @@ class ZSetValue:
         at = hl + 8
         unpack, pack, unpack_d = _IDX.unpack, _IDX.pack, _SCORE_BE.unpack
         bits = [unpack(k[hl:at])[0] for k in keys]
-        return list(zip(members, [unpack_d(pack(b ^ _SIGN if b & _SIGN else b ^ _ALL))[0]
-                                  for b in bits]))
+        pairs = list(zip(members, [unpack_d(pack(b ^ _SIGN if b & _SIGN else b ^ _ALL))[0]
+                                   for b in bits]))
+        if self.neg_zero:
+            pairs = [(m, s if s else self.score(m)) for m, s in pairs]
+        return pairs
 
     def members_from_rank(self, rank, count, rev=False):
         """take_from_rank's members alone (ZRANGE by rank without scores)."""
@@ -1625,10 +1656,11 @@ class Keyspace:
             return
         if type_name == "zset":
             z = ZSetValue.create(self, key, prefix)
-            for member, score in value:
-                z.set(member, score, z.score(member))
+            # (the encoding first: a big one keeps -0 scores, as Redis's RDB load)
             z.coll.big = len(value) > cfg_limit(self, "zset_max_listpack_entries") or any(
                 len(m) > cfg_limit(self, "zset_max_listpack_value") for m, _ in value)
+            for member, score in value:
+                z.set(member, score, z.score(member))
             z.save(expire_ms)
             return
         if type_name == "set":

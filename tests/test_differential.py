@@ -9,6 +9,14 @@ import pytest
 
 from tests.conftest import RawConn
 
+
+def _pairs(first, last, sign=""):
+    """ZADD arguments: score i (negated with sign "-"), member m<i>, for i in first..last."""
+    return tuple(x for i in range(first, last + 1) for x in (sign + str(i), "m%d" % i))
+
+
+_LONG = "L" * 70                           # longer than zset-max-listpack-value (64)
+
 SCENARIOS = {
     "set_get_basic": [
         ("SET", "k", "v"), ("GET", "k"), ("GET", "missing"), ("SET", "k", "v2"), ("GET", "k"),
@@ -317,6 +325,49 @@ SCENARIOS = {
         ("ZREM", "z1", "b", "zz"), ("ZREM", "nokey", "a"), ("OBJECT", "ENCODING", "z1"),
         ("DEBUG", "DIGEST-VALUE", "z1", "z2"), ("TYPE", "z1"),
     ],
+    # Redis 7.0 keeps a -0 score in a big (skiplist) zset and stores 0 in a compact
+    # (listpack) one, converting before the insert that overflows 128 members or 64 bytes.
+    "zset_negative_zero": [
+        ("ZADD", "small", "-0", "a"), ("ZSCORE", "small", "a"),
+        ("ZADD", "small", "INCR", "-0", "b"), ("ZINCRBY", "small", "-0", "c"),
+        ("ZADD", "small", "5", "d"), ("ZADD", "small", "-0", "d"),
+        ("ZRANGE", "small", "0", "-1", "WITHSCORES"),
+        ("ZADD", "b", *_pairs(1, 128)), ("ZADD", "b", "-0", "x"), ("ZSCORE", "b", "x"),
+        ("ZADD", "b", "0", "x"), ("ZSCORE", "b", "x"),          # -0 == 0: nothing changes
+        ("ZINCRBY", "b", "-0", "n"), ("ZINCRBY", "b", "-0", "n"), ("ZADD", "b", "INCR", "-0", "q"),
+        ("ZADD", "b", "-0", "m1"), ("ZADD", "b", "CH", "-0", "m2", "-0", "m3"),
+        ("ZMSCORE", "b", "m1", "m2", "m4", "n", "q"),
+        ("ZRANGE", "b", "0", "9", "WITHSCORES"), ("ZRANGE", "b", "0", "-1", "WITHSCORES"),
+        ("ZREVRANGE", "b", "125", "-1", "WITHSCORES"),
+        ("ZRANGEBYSCORE", "b", "-0", "0", "WITHSCORES"),
+        ("ZRANGE", "b", "[m1", "[m3", "BYLEX"), ("ZRANGEBYSCORE", "b", "(0", "3", "WITHSCORES"),
+        ("DEBUG", "DIGEST-VALUE", "b", "small"),
+        ("ZADD", "d", *_pairs(1, 127), "-0", "y", "-0", "z"),   # y is the 128th: compact
+        ("ZMSCORE", "d", "y", "z"), ("ZADD", "e", "-0", "first", *_pairs(1, 129)),
+        ("ZSCORE", "e", "first"),
+        ("ZADD", "g", "-0", _LONG), ("ZADD", "g", "-0", "a"), ("ZMSCORE", "g", _LONG, "a"),
+        ("ZADD", "g2", "-0", "a", "-0", _LONG), ("ZMSCORE", "g2", "a", _LONG),
+        ("COPY", "b", "bcopy"), ("ZSCORE", "bcopy", "x"), ("RENAME", "bcopy", "bren"),
+        ("ZRANGE", "bren", "0", "4", "WITHSCORES"),
+        # The set operations build a big result and make it compact if it fits; ZRANGESTORE
+        # starts compact unless the range is longer and converts as it overflows.
+        ("ZADD", "u", "0", "a", "1", "b"), ("ZUNIONSTORE", "u1", "1", "u", "WEIGHTS", "-1"),
+        ("ZSCORE", "u1", "a"), ("ZUNIONSTORE", "u2", "1", "b", "WEIGHTS", "-1"),
+        ("ZMSCORE", "u2", "m1", "x", "n"), ("ZRANGESTORE", "u3", "u2", "0", "-1"),
+        ("ZMSCORE", "u3", "m1", "x"), ("ZRANGESTORE", "u4", "u2", "-3", "-1"),
+        ("ZRANGE", "u4", "0", "-1", "WITHSCORES"),
+        ("ZINTERSTORE", "u5", "2", "b", "b", "AGGREGATE", "MAX"), ("ZSCORE", "u5", "x"),
+        ("ZDIFFSTORE", "u6", "1", "b"), ("ZSCORE", "u6", "x"),
+        ("ZADD", "v", "1", _LONG), ("ZADD", "v", "-0", "a", "2", "b"),
+        ("ZRANGESTORE", "v1", "v", "0", "1"), ("ZRANGESTORE", "v2", "v", "0", "0"),
+        ("ZRANGESTORE", "v3", "v", "1", "2"),
+        ("ZMSCORE", "v1", "a"), ("ZMSCORE", "v2", "a"),
+        ("ZUNIONSTORE", "v4", "1", "v"), ("ZSCORE", "v4", "a"),
+        ("ZPOPMIN", "b", "3"), ("ZMPOP", "1", "b", "MAX", "COUNT", "2"),
+        ("ZREM", "g", _LONG), ("ZSCORE", "g", "a"),    # stays big: keeps -0
+        ("DEBUG", "DIGEST-VALUE", "b", "d", "e", "g", "g2", "u1", "u2", "u3", "u4", "v1", "v2"),
+        ("DEBUG", "DIGEST"),
+    ],
     "sort": [
         ("SADD", "ints", "294", "47", "-3", "1000"), ("SORT", "ints", "BY", "nosort"),
         ("SORT", "ints", "BY", "nosort", "LIMIT", "0", "2"),      # an intset's order: ascending
@@ -443,6 +494,40 @@ def test_restore_payload_from_redis_and_back(kvstore_session, redis_ref):
     assert k.call("DEBUG", "DIGEST") == r.call("DEBUG", "DIGEST")
     k.close()
     r.close()
+
+
+def _dump_body(conn, key):
+    dumped = conn.call("DUMP", key)
+    return dumped[dumped.index(b"\r\n") + 2:-2]
+
+
+def test_restore_keeps_negative_zero_as_redis(kvstore_session, redis_ref):
+    """A big zset's -0 score survives DUMP/RESTORE both ways; a payload small enough for the
+    compact encoding restores its -0 as 0, as Redis's RDB load converts it."""
+    r = RawConn(redis_ref.port)
+    k = RawConn(kvstore_session.port)
+    try:
+        for c in (r, k):
+            c.call("FLUSHALL")
+        r.call("ZADD", "zb", *_pairs(1, 130))
+        r.call("ZADD", "zb", "-0", "x")
+        r.call("ZADD", "zs", "-0", _LONG)
+        r.call("ZADD", "zs", "-0", "a")
+        r.call("ZREM", "zs", _LONG)                # one member, still a skiplist in Redis
+        assert r.call("ZSCORE", "zs", "a") == b"$2\r\n-0\r\n"
+        for key in ("zb", "zs"):
+            assert k.call("RESTORE", key, "0", _dump_body(r, key)) == b"+OK\r\n"
+        assert k.call("ZSCORE", "zb", "x") == r.call("ZSCORE", "zb", "x") == b"$2\r\n-0\r\n"
+        assert r.call("RESTORE", "zs2", "0", _dump_body(r, "zs")) == b"+OK\r\n"
+        assert k.call("ZSCORE", "zs", "a") == r.call("ZSCORE", "zs2", "a") == b"$1\r\n0\r\n"
+        assert r.call("RESTORE", "back", "0", _dump_body(k, "zb")) == b"+OK\r\n"
+        assert r.call("ZSCORE", "back", "x") == b"$2\r\n-0\r\n"
+        r.call("DEL", "back", "zs")
+        r.call("RENAME", "zs2", "zs")
+        assert k.call("DEBUG", "DIGEST") == r.call("DEBUG", "DIGEST")
+    finally:
+        k.close()
+        r.close()
 
 
 def test_debug_digest_matches_redis(kvstore_session, redis_ref):

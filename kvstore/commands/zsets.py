@@ -382,12 +382,13 @@ def zadd(ks, client, args):
         z = ZSetValue.create(ks, args[1])
     added = changed = 0
     result = None
+    limits = _limits(client)
     for score, member in pairs:
         old = z.score(member)
         if old is None:
             if b"xx" in flags:
                 continue
-            z.set(member, score)
+            z.set(member, score, limits=limits)
             added += 1
             result = score
             continue
@@ -403,7 +404,7 @@ def zadd(ks, client, args):
             z.set(member, new, old)
             changed += 1
     if added or changed:
-        z.save(compact_limits=_limits(client))
+        z.save(compact_limits=limits)
         ks.propagate(args)
         ks.notify("z", b"zincr" if incr else b"zadd", args[1])
         ks.signal_ready(args[1])
@@ -439,8 +440,9 @@ def zincrby(ks, client, args):
     new = incr if old is None else old + incr
     if new != new:
         raise CommandError(errors.ZADD_NAN)
-    z.set(args[3], new, old)
-    z.save(compact_limits=_limits(client))
+    limits = _limits(client)
+    z.set(args[3], new, old, limits)
+    z.save(compact_limits=limits)
     ks.propagate(args)
     ks.notify("z", b"zincr", args[1])
     ks.signal_ready(args[1])
@@ -791,12 +793,23 @@ def _sorted_result(acc):
 
 
 def _store_pairs(ks, client, dst, pairs, event=b"zrangestore"):
+    """Replace `dst` with `pairs`. The encoding, which decides whether a -0 score stays -0
+    (ZSetValue), follows Redis 7.0: ZRANGESTORE starts compact unless the range is longer
+    than the compact limit and converts at the member that overflows it; the set operations
+    build a big zset and convert the whole result to compact when it fits."""
     existed = ks.delete(dst)
     if pairs:
         z = ZSetValue.create(ks, dst)
-        for m, s in pairs:
-            z.set(m, s)
-        z.save(compact_limits=_limits(client))
+        limits = _limits(client)
+        if event == b"zrangestore":
+            z.coll.big = len(pairs) > limits[0]
+            for m, s in pairs:
+                z.set(m, s, limits=limits)
+        else:
+            z.coll.big = len(pairs) > limits[0] or any(len(m) > limits[1] for m, _ in pairs)
+            for m, s in pairs:
+                z.set(m, s)
+        z.save(compact_limits=limits)
         ks.notify("z", event, dst)
         ks.signal_ready(dst)
     elif existed:
