@@ -319,6 +319,13 @@ SCENARIOS = {
         ("ZRANGE", "wst", "0", "-1", "WITHSCORES"),
         ("ZUNIONSTORE", "wst", "2", "w0", "w1", "WEIGHTS", "-1", "1", "AGGREGATE", "MIN"),
         ("ZRANGE", "wst", "0", "-1", "WITHSCORES"),
+        ("ZRANGEBYSCORE", "z1", "-inf", "+inf", "LIMIT", "0", "0"),     # count 0: nothing
+        ("ZRANGEBYSCORE", "z1", "-inf", "+inf", "LIMIT", "1", "0"),
+        ("ZREVRANGEBYSCORE", "z1", "+inf", "-inf", "LIMIT", "0", "0"),
+        ("ZRANGEBYLEX", "z1", "-", "+", "LIMIT", "0", "0"),
+        ("ZRANGE", "z1", "0", "10", "BYSCORE", "LIMIT", "1", "0", "WITHSCORES"),
+        ("ZRANGESTORE", "lim0", "z1", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "0"),
+        ("EXISTS", "lim0"), ("ZRANGEBYSCORE", "z1", "-inf", "+inf", "LIMIT", "1", "-5"),
         ("ZSCAN", "z1", "0"), ("ZSCAN", "z1", "0", "MATCH", "a*"), ("ZSCAN", "nokey", "0"),
         ("ZREMRANGEBYRANK", "z1", "0", "0"), ("ZREMRANGEBYSCORE", "z2", "(10", "20"),
         ("ZREMRANGEBYLEX", "z2", "[a", "[c"), ("ZRANGE", "z2", "0", "-1", "WITHSCORES"),
@@ -363,6 +370,11 @@ SCENARIOS = {
         ("ZRANGESTORE", "v3", "v", "1", "2"),
         ("ZMSCORE", "v1", "a"), ("ZMSCORE", "v2", "a"),
         ("ZUNIONSTORE", "v4", "1", "v"), ("ZSCORE", "v4", "a"),
+        # A score or lex range's length is not known before the walk: ZRANGESTORE starts
+        # compact and converts at the 129th member; a rank range of 133 starts big.
+        ("ZRANGESTORE", "u7", "b", "-inf", "+inf", "BYSCORE"),
+        ("ZRANGESTORE", "u8", "b", "0", "-1"),
+        ("ZRANGE", "u7", "0", "3", "WITHSCORES"), ("ZRANGE", "u8", "0", "3", "WITHSCORES"),
         ("ZPOPMIN", "b", "3"), ("ZMPOP", "1", "b", "MAX", "COUNT", "2"),
         ("ZREM", "g", _LONG), ("ZSCORE", "g", "a"),    # stays big: keeps -0
         ("DEBUG", "DIGEST-VALUE", "b", "d", "e", "g", "g2", "u1", "u2", "u3", "u4", "v1", "v2"),

@@ -106,8 +106,8 @@ def _lex_bound_key(s0, bound, upper):
 
 
 def range_by_score(z, lo, hi, rev=False, offset=0, count=-1):
-    if offset < 0:
-        return []
+    if offset < 0 or count == 0:
+        return []                             # (LIMIT offset 0 selects nothing)
     out = []
     if not rev:
         it = z.iterate(start_key=z.seek_score(lo[0], lo[1], False)) if lo[0] != -INF else \
@@ -134,8 +134,8 @@ def range_by_lex(z, lo, hi, rev=False, offset=0, count=-1):
     """Redis's lex range walk (meant for equal scores; with mixed scores it gives what Redis
     gives): find the first member >= min (reverse: the last <= max) in index order, stop at
     once if it is past the other bound, then walk while the other bound holds."""
-    if offset < 0:
-        return []
+    if offset < 0 or count == 0:
+        return []                             # (LIMIT offset 0 selects nothing)
     out = []
     started = False
     start_key = None
@@ -269,7 +269,7 @@ def zrange(ks, client, args):
 def zrangestore(ks, client, args):
     by, rev, limit, _ = parse_range_args(args, 5, store=True)
     pairs = select_range(ks, args[2], by, rev, limit, args[3], args[4])
-    _store_pairs(ks, client, args[1], pairs)
+    _store_pairs(ks, client, args[1], pairs, by=by)
     ks.propagate(args)
     return len(pairs)
 
@@ -792,17 +792,18 @@ def _sorted_result(acc):
     return sorted(acc.items(), key=lambda ms: (ms[1], ms[0]))
 
 
-def _store_pairs(ks, client, dst, pairs, event=b"zrangestore"):
+def _store_pairs(ks, client, dst, pairs, event=b"zrangestore", by="rank"):
     """Replace `dst` with `pairs`. The encoding, which decides whether a -0 score stays -0
-    (ZSetValue), follows Redis 7.0: ZRANGESTORE starts compact unless the range is longer
-    than the compact limit and converts at the member that overflows it; the set operations
-    build a big zset and convert the whole result to compact when it fits."""
+    (ZSetValue), follows Redis 7.0: ZRANGESTORE starts compact (unless `by` rank and the
+    range is longer than the compact limit: only a rank range's length is known before the
+    walk) and converts at the member that overflows it; the set operations build a big zset
+    and convert the whole result to compact when it fits."""
     existed = ks.delete(dst)
     if pairs:
         z = ZSetValue.create(ks, dst)
         limits = _limits(client)
         if event == b"zrangestore":
-            z.coll.big = len(pairs) > limits[0]
+            z.coll.big = by == "rank" and len(pairs) > limits[0]
             for m, s in pairs:
                 z.set(m, s, limits=limits)
         else:
