@@ -774,6 +774,18 @@ class ZSetValue:
         ks.txn.put(tk, resized_record(ks, rec, z.coll.keyid, z.coll.size), db=ks.meta_db)
         return added, True
 
+    def store_zeros_unsigned(self):
+        """Rewrite every -0 score as 0 and drop the `_ZSET_NEG_ZERO` mark (the zset turns
+        compact)."""
+        if not self.neg_zero:
+            return
+        for member, score in list(self.iterate()):
+            if score == 0 and math.copysign(1.0, score) < 0:
+                self.txn.put(self.mhead + self._sub(member),
+                             encode_element_value(member, _SCORE.pack(0.0)), db=self.elems)
+        self.neg_zero = False
+        self.coll.extra = _ZSET_TREE
+
     def remove(self, member, score=None):
         if score is None:
             score = self.score(member)
@@ -1643,9 +1655,7 @@ class Keyspace:
             coll = Collection.create(self, key, TYPE_HASH, prefix)
             for field, v in value:
                 coll.put(field, v)
-            coll.big = len(value) > cfg_limit(self, "hash_max_listpack_entries") or any(
-                len(f) > cfg_limit(self, "hash_max_listpack_value")
-                or len(v) > cfg_limit(self, "hash_max_listpack_value") for f, v in value)
+            coll.big = self.big_encoding(type_name, value)
             coll.save(expire_ms)
             return
         if type_name == "list":
@@ -1656,9 +1666,7 @@ class Keyspace:
             return
         if type_name == "zset":
             z = ZSetValue.create(self, key, prefix)
-            # (the encoding first: a big one keeps -0 scores, as Redis's RDB load)
-            z.coll.big = len(value) > cfg_limit(self, "zset_max_listpack_entries") or any(
-                len(m) > cfg_limit(self, "zset_max_listpack_value") for m, _ in value)
+            z.coll.big = self.big_encoding(type_name, value)   # (first: big keeps -0)
             for member, score in value:
                 z.set(member, score, z.score(member))
             z.save(expire_ms)
@@ -1667,11 +1675,54 @@ class Keyspace:
             coll = Collection.create(self, key, TYPE_SET, prefix)
             for m in value:
                 coll.put(m, b"")
-            coll.big = len(value) > cfg_limit(self, "set_max_intset_entries") or any(
-                not _is_int_member(m) for m in value)
+            coll.big = self.big_encoding(type_name, value)
             coll.save(expire_ms)
             return
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(type_name))
+
+    def big_encoding(self, type_name, value):
+        """Whether Redis 7.0 loads a hash, set or zset (read_value's form) from an RDB into
+        its big encoding under the current thresholds (hashtable, skiplist) rather than the
+        compact one (listpack, intset). Lists are always quicklists: False."""
+        if type_name == "hash":
+            most = cfg_limit(self, "hash_max_listpack_value")
+            return len(value) > cfg_limit(self, "hash_max_listpack_entries") or any(
+                len(f) > most or len(v) > most for f, v in value)
+        if type_name == "zset":
+            most = cfg_limit(self, "zset_max_listpack_value")
+            return len(value) > cfg_limit(self, "zset_max_listpack_entries") or any(
+                len(m) > most for m, _ in value)
+        if type_name == "set":
+            return len(value) > cfg_limit(self, "set_max_intset_entries") or any(
+                not _is_int_member(m) for m in value)
+        return False
+
+    _MOST_COMPACT = {TYPE_HASH: "hash_max_listpack_entries",
+                     TYPE_SET: "set_max_intset_entries",
+                     TYPE_ZSET: "zset_max_listpack_entries"}
+
+    def reencode(self, prefix):
+        """DEBUG RELOAD's encodings for the db at `prefix`: each hash, set and sorted set
+        takes the one Redis's RDB load would give it now (compact again once it fits after
+        removals, big when a CONFIG SET lowered a threshold); a sorted set turning compact
+        stores its -0 scores as 0, as a listpack does. Returns how many keys changed."""
+        changes = []
+        for tk, rec in self.iter_keys(prefix=prefix, include_expired=True):
+            t = rec[0] & TYPE_MASK
+            most = self._MOST_COMPACT.get(t)
+            if most is None:
+                continue
+            size = _COLL.unpack_from(rec, record_body_offset(rec))[1]
+            big = size > cfg_limit(self, most) or self.big_encoding(*self.read_value(rec))
+            if big != bool(rec[0] & FLAG_RAW):
+                changes.append((record_key(tk, rec), bytes(rec), big))
+        for key, rec, big in changes:
+            coll = Collection(self, key, rec, prefix)
+            if not big and coll.type_code == TYPE_ZSET:
+                ZSetValue(coll).store_zeros_unsigned()
+            coll.big = big
+            coll.save()
+        return len(changes)
 
     def copy_value(self, rec, new_key, prefix=None):
         """A record for `new_key` holding a copy of `rec`'s value (and expiry); a collection's

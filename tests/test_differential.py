@@ -542,6 +542,54 @@ def test_restore_keeps_negative_zero_as_redis(kvstore_session, redis_ref):
         r.close()
 
 
+RELOAD_SCENARIO = [
+    ("ZADD", "z", *_pairs(1, 130)), ("ZADD", "z", "-0", "neg"),
+    ("ZREMRANGEBYSCORE", "z", "1", "121"), ("ZADD", "zbig", *_pairs(1, 130)),
+    ("ZADD", "zbig", "-0", "neg"), ("ZADD", "zlong", "-0", _LONG, "-0", "a"),
+    ("HSET", "h", *[x for i in range(130) for x in ("f%d" % i, "v")]),
+    ("HDEL", "h", *["f%d" % i for i in range(100)]), ("HSET", "hlong", "f", _LONG),
+    ("SADD", "s", *[str(i) for i in range(600)]), ("SREM", "s", *[str(i) for i in range(550)]),
+    ("SADD", "sx", "1", "2", "x"), ("SREM", "sx", "x"), ("RPUSH", "l", "a"),
+    ("SELECT", "3"), ("SADD", "s3", "5", "x"), ("SREM", "s3", "x"), ("SELECT", "0"),
+    ("OBJECT", "ENCODING", "z"), ("OBJECT", "ENCODING", "h"), ("OBJECT", "ENCODING", "s"),
+    ("OBJECT", "ENCODING", "sx"), ("DEBUG", "RELOAD"),
+    ("OBJECT", "ENCODING", "z"), ("OBJECT", "ENCODING", "zbig"), ("OBJECT", "ENCODING", "zlong"),
+    ("OBJECT", "ENCODING", "h"), ("OBJECT", "ENCODING", "hlong"), ("OBJECT", "ENCODING", "s"),
+    ("OBJECT", "ENCODING", "sx"), ("OBJECT", "ENCODING", "l"),
+    ("ZSCORE", "z", "neg"), ("ZSCORE", "zbig", "neg"), ("ZSCORE", "zlong", "a"),
+    ("ZRANGE", "z", "0", "1", "WITHSCORES"),
+    ("ZADD", "z", "-0", "neg2"), ("ZSCORE", "z", "neg2"),   # compact now: 0
+    ("SMEMBERS", "s"), ("SMEMBERS", "sx"), ("SELECT", "3"), ("OBJECT", "ENCODING", "s3"),
+    ("SELECT", "0"), ("HLEN", "h"),
+    # Lowered thresholds: a load puts what no longer fits in the big encoding.
+    ("CONFIG", "SET", "zset-max-listpack-entries", "4"),
+    ("CONFIG", "SET", "set-max-intset-entries", "4"),
+    ("ZADD", "small", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"),
+    ("OBJECT", "ENCODING", "small"), ("DEBUG", "RELOAD"), ("OBJECT", "ENCODING", "small"),
+    ("OBJECT", "ENCODING", "sx"), ("OBJECT", "ENCODING", "s"), ("ZADD", "small", "-0", "z"),
+    ("ZSCORE", "small", "z"), ("DEBUG", "DIGEST"),
+]
+
+
+@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
+def test_debug_reload_encodings_as_redis(resp3, kvstore_session, redis_ref):
+    """DEBUG RELOAD gives each value the encoding an RDB load gives it in Redis: compact
+    again once small enough (a sorted set then stores -0 as 0), big under lowered
+    thresholds."""
+    try:
+        expected = _run(redis_ref.port, RELOAD_SCENARIO, resp3)
+        got = _run(kvstore_session.port, RELOAD_SCENARIO, resp3)
+        for cmd, e, g in zip(RELOAD_SCENARIO, expected, got):
+            assert (cmd, g) == (cmd, e)
+    finally:
+        for port in (redis_ref.port, kvstore_session.port):
+            conn = RawConn(port)
+            conn.call("CONFIG", "SET", "zset-max-listpack-entries", "128")
+            conn.call("CONFIG", "SET", "set-max-intset-entries", "512")
+            conn.call("FLUSHALL")
+            conn.close()
+
+
 def test_debug_digest_matches_redis(kvstore_session, redis_ref):
     """The same dataset (several dbs, expiries) has the same DEBUG DIGEST on both."""
     cmds = [("FLUSHALL",), ("MSET", "a", "1", "b", "two", "c", "x" * 100),
