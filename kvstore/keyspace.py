@@ -1680,6 +1680,14 @@ class Keyspace:
             return
         raise CommandError(errors.TYPE_NOT_SUPPORTED.format(type_name))
 
+    def mark_big(self, key):
+        """Flag `key`'s collection as in the big encoding, nothing else: no data change, no
+        WATCH touched, nothing logged (Redis 7.0's SORT converts a compact sorted set)."""
+        tk = self.prefix + encode_key(key)
+        rec = self.txn.get(tk, db=self.meta_db)
+        if rec is not None and not rec[0] & FLAG_RAW:
+            self.txn.put(tk, bytes((rec[0] | FLAG_RAW,)) + bytes(rec[1:]), db=self.meta_db)
+
     def big_encoding(self, type_name, value):
         """Whether Redis 7.0 loads a hash, set or zset (read_value's form) from an RDB into
         its big encoding under the current thresholds (hashtable, skiplist) rather than the

@@ -380,6 +380,33 @@ SCENARIOS = {
         ("DEBUG", "DIGEST-VALUE", "b", "d", "e", "g", "g2", "u1", "u2", "u3", "u4", "v1", "v2"),
         ("DEBUG", "DIGEST"),
     ],
+    # SORT and SORT_RO convert a compact sorted set to the skiplist encoding (not a write:
+    # WATCH stays valid), which keeps a -0 score written later.
+    "sort_converts_zsets": [
+        ("ZADD", "z", "1", "a", "2", "b"), ("SORT", "z"), ("OBJECT", "ENCODING", "z"),
+        ("ZADD", "z", "-0", "c"), ("ZSCORE", "z", "c"),
+        ("ZADD", "ro", "1", "a"), ("SORT_RO", "ro", "BY", "nosort"), ("OBJECT", "ENCODING", "ro"),
+        ("ZADD", "ro", "-0", "c"), ("ZRANGE", "ro", "0", "-1", "WITHSCORES"),
+        ("ZADD", "bad", "1", "a", "2", "x"), ("SORT", "bad"), ("OBJECT", "ENCODING", "bad"),
+        ("ZADD", "syn", "1", "a"), ("SORT", "syn", "FOO"), ("OBJECT", "ENCODING", "syn"),
+        ("ZADD", "w", "1", "a"), ("WATCH", "w"), ("SORT_RO", "w"), ("SORT", "w", "ALPHA"),
+        ("MULTI",), ("PING",), ("EXEC",), ("OBJECT", "ENCODING", "w"),
+        ("ZADD", "m", "1", "a"), ("MULTI",), ("SORT_RO", "m"), ("EXEC",),
+        ("OBJECT", "ENCODING", "m"), ("ZADD", "m", "-0", "n"), ("ZSCORE", "m", "n"),
+        ("SELECT", "2"), ("ZADD", "z", "5", "q"), ("SORT_RO", "z"), ("OBJECT", "ENCODING", "z"),
+        ("SELECT", "0"), ("OBJECT", "ENCODING", "z"),
+    ],
+    # Inside EXEC the blocking commands cannot block: an empty source answers at once, a
+    # null bulk for BRPOPLPUSH/BLMOVE and a null array for the others.
+    "blocking_inside_multi": [
+        ("MULTI",), ("BRPOPLPUSH", "a", "b", "0"), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),
+        ("BZPOPMIN", "a", "0"), ("BLPOP", "a", "0"), ("BLMPOP", "0", "1", "a", "LEFT"),
+        ("BZMPOP", "0", "1", "a", "MIN"), ("BRPOP", "a", "b", "0"), ("BZPOPMAX", "a", "0"),
+        ("EXEC",), ("RPUSH", "a", "1", "2"), ("MULTI",), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),
+        ("BRPOPLPUSH", "a", "b", "0"), ("BRPOPLPUSH", "a", "b", "0"), ("EXEC",),
+        ("LRANGE", "b", "0", "-1"), ("BRPOPLPUSH", "nokey", "b", "0.01"),
+        ("BLMOVE", "nokey", "b", "LEFT", "LEFT", "0.01"),
+    ],
     "sort": [
         ("SADD", "ints", "294", "47", "-3", "1000"), ("SORT", "ints", "BY", "nosort"),
         ("SORT", "ints", "BY", "nosort", "LIMIT", "0", "2"),      # an intset's order: ascending

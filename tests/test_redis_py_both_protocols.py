@@ -22,6 +22,8 @@ def _canon(value):
         return sorted((_canon(k), _canon(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return [_canon(v) for v in value]
+    if isinstance(value, redis.RedisError):       # an error inside EXEC's reply
+        return ("error", type(value).__name__, str(value))
     return value
 
 

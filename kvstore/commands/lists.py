@@ -537,7 +537,11 @@ def _bmove(client, src, dst, from_left, to_left, timeout, name):
                           b"LEFT" if to_left else b"RIGHT"])
         return v
     res = block_on(client, [src], timeout, attempt)
-    return NullArray if res is None else res
+    if res is None:
+        # A timeout answers a null array; inside EXEC, where it cannot block, a null bulk
+        # (Redis 7.0's blmoveGenericCommand).
+        return None if client.in_exec else NullArray
+    return res
 
 
 @command("blmove", 6, "write denyoom blocking conn", 1, 2, 1, group="list",

@@ -9,8 +9,9 @@ from kvstore import errors
 from kvstore.commands import command
 from kvstore.commands.sets import ordered_members
 from kvstore.errors import CommandError
-from kvstore.keyspace import (TYPE_HASH, TYPE_LIST, TYPE_MASK, TYPE_SET, TYPE_STRING,
-                              TYPE_ZSET, Collection, ListValue, ZSetValue, record_body_offset)
+from kvstore.keyspace import (FLAG_RAW, TYPE_HASH, TYPE_LIST, TYPE_MASK, TYPE_SET,
+                              TYPE_STRING, TYPE_ZSET, Collection, ListValue, ZSetValue,
+                              record_body_offset)
 from kvstore.numbers import parse_double
 from kvstore.resp import strict_int
 
@@ -42,7 +43,17 @@ def _lookup_pattern(ks, pattern, element):
     return Collection(ks, keyname, rec, ks.prefix).get(field)
 
 
-def _elements(ks, key):
+def _to_skiplist(ks, client, key):
+    """Redis 7.0's SORT and SORT_RO convert a compact sorted set to the skiplist encoding
+    (OBJECT ENCODING shows it, and a -0 score written later stays -0); not a write: nothing
+    logged, no WATCH touched. On a read transaction (SORT_RO) the writer flags it."""
+    if ks.writable:
+        ks.mark_big(key)
+    else:
+        client.server.writer.call(lambda wks: wks.mark_big(key), client.db)
+
+
+def _elements(ks, client, key):
     """(elements, type) of the key to sort; ([], None) if missing."""
     rec = ks.lookup(key)
     if rec is None:
@@ -53,6 +64,8 @@ def _elements(ks, key):
     if t == TYPE_SET:
         return ordered_members(Collection(ks, key, rec, ks.prefix)), t   # BY nosort keeps it
     if t == TYPE_ZSET:
+        if not rec[0] & FLAG_RAW:
+            _to_skiplist(ks, client, key)
         return [m for m, _ in ZSetValue(Collection(ks, key, rec, ks.prefix)).iterate()], t
     raise CommandError(errors.WRONG_TYPE)
 
@@ -92,7 +105,7 @@ def _sort(ks, client, args, readonly):
         else:
             raise _SYNTAX
         i += 1
-    elements, t = _elements(ks, key)
+    elements, t = _elements(ks, client, key)
     dontsort = by is not None and b"*" not in by
     if dontsort and t == TYPE_SET and store is not None:
         dontsort, alpha, by = False, True, None       # deterministic order for STORE
@@ -116,7 +129,9 @@ def _sort(ks, client, args, readonly):
                 else:
                     score = parse_double(w)
                     if score is None:
-                        raise CommandError(errors.SORT_NOT_DOUBLE)
+                        # Returned, not raised: a raised error rolls the command back, and
+                        # the encoding conversion above stays in Redis.
+                        return CommandError(errors.SORT_NOT_DOUBLE)
                 keyed.append((e, score))
 
             def cmp(a, b):
