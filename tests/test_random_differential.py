@@ -13,7 +13,7 @@ from tests.test_differential import _normalize
 KEYS = st.sampled_from([b"k1", b"k2", b"k3"])
 MEMBERS = st.sampled_from([b"a", b"b", b"c", b"1", b"2", b"10", b"-3", b""])
 NUMS = st.sampled_from([b"0", b"1", b"-1", b"2", b"5", b"-5", b"100", b"x", b"1.5"])
-SCORES = st.sampled_from([b"0", b"1", b"-1", b"2.5", b"inf", b"-inf", b"1e10", b"x"])
+SCORES = st.sampled_from([b"0", b"-0", b"1", b"-1", b"2.5", b"inf", b"-inf", b"1e10", b"x"])
 IDX = st.sampled_from([b"0", b"1", b"-1", b"2", b"-2", b"10", b"-10"])
 BOUNDS = st.sampled_from([b"-inf", b"+inf", b"0", b"(1", b"2", b"(2.5", b"x"])
 LEX = st.sampled_from([b"-", b"+", b"[a", b"(b", b"[c", b"x"])
@@ -47,6 +47,8 @@ COMMANDS = st.one_of(
     cmd(b"ZREM", KEYS, MEMBERS), cmd(b"ZSCORE", KEYS, MEMBERS), cmd(b"ZRANK", KEYS, MEMBERS),
     cmd(b"ZRANGE", KEYS, IDX, IDX, st.just(b"WITHSCORES")),
     cmd(b"ZRANGEBYSCORE", KEYS, BOUNDS, BOUNDS), cmd(b"ZRANGEBYLEX", KEYS, LEX, LEX),
+    cmd(b"ZRANGEBYSCORE", KEYS, BOUNDS, BOUNDS, st.just(b"LIMIT"), IDX, IDX),
+    cmd(b"ZRANGE", KEYS, LEX, LEX, st.just(b"BYLEX"), st.just(b"LIMIT"), IDX, IDX),
     cmd(b"ZCOUNT", KEYS, BOUNDS, BOUNDS), cmd(b"ZPOPMIN", KEYS), cmd(b"ZCARD", KEYS),
     cmd(b"ZUNIONSTORE", KEYS, st.just(b"2"), KEYS, KEYS),
     cmd(b"ZREMRANGEBYRANK", KEYS, IDX, IDX), cmd(b"SORT", KEYS, st.just(b"ALPHA")),
