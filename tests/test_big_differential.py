@@ -1,7 +1,9 @@
 """Random commands over collections past Redis's compact limits (sorted sets, hashes, sets
 and lists of 300 elements, refilled whenever the commands shrink or replace them; long
 members; -0 scores), run on kvstore and on a real redis-server: every reply, in RESP2 and
-RESP3, and DEBUG DIGEST every 100 steps must be equal.
+RESP3, and DEBUG DIGEST every 100 steps must be equal. Once under Redis's default encoding
+thresholds, once under tiny ones (4 entries, 8 bytes) where small values keep crossing
+between the compact and the big encoding.
 
 test_random_differential.py keeps collections tiny so hypothesis can shrink a mismatch; this
 one reaches the big encodings (rank tree, score index walks, conversions from listpack and
@@ -299,13 +301,34 @@ def _contents(conn, key):
     return _normalize([read[0].decode()], conn.call(read[0], key, *read[1:]))[:600]
 
 
+# Encoding thresholds: Redis's defaults, and tiny ones under which small values cross
+# between the compact and the big encoding every few commands.
+DEFAULT_THRESHOLDS = {b"zset-max-listpack-entries": b"128", b"zset-max-listpack-value": b"64",
+                      b"hash-max-listpack-entries": b"128", b"hash-max-listpack-value": b"64",
+                      b"set-max-intset-entries": b"512"}
+THRESHOLDS = {
+    "default": DEFAULT_THRESHOLDS,
+    "tiny": {b"zset-max-listpack-entries": b"4", b"zset-max-listpack-value": b"8",
+             b"hash-max-listpack-entries": b"4", b"hash-max-listpack-value": b"8",
+             b"set-max-intset-entries": b"4"},
+}
+
+
+def _configure(conns, thresholds):
+    for conn in conns:
+        for name, value in thresholds.items():
+            assert conn.call(b"CONFIG", b"SET", name, value) == b"+OK\r\n"
+
+
+@pytest.mark.parametrize("thresholds", sorted(THRESHOLDS))
 @pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
 @pytest.mark.parametrize("seed", _seeds())
-def test_big_collections_match_redis(seed, resp3, kvstore_session, redis_ref):
+def test_big_collections_match_redis(seed, resp3, thresholds, kvstore_session, redis_ref):
     k = RawConn(kvstore_session.port)
     r = RawConn(redis_ref.port)
     probe = RawConn(redis_ref.port)
     try:
+        _configure((k, r), THRESHOLDS[thresholds])
         for c in (k, r):
             c.call(b"FLUSHALL")
             if resp3:
@@ -339,3 +362,7 @@ def test_big_collections_match_redis(seed, resp3, kvstore_session, redis_ref):
     finally:
         for c in (k, r, probe):
             c.close()
+        k, r = RawConn(kvstore_session.port), RawConn(redis_ref.port)
+        _configure((k, r), DEFAULT_THRESHOLDS)        # (the connections may be mid-MULTI)
+        k.close()
+        r.close()
