@@ -246,22 +246,27 @@ def _comparable(cmd, reply):
 class CommandFilter:
     """Whether a command goes out now: no UNORDERED_REPLIES inside MULTI; SORT BY nosort
     not on a hash-table set, and not inside MULTI (where the key's type when EXEC runs is
-    not known here). Asks redis-server on a connection of its own."""
+    not known here); without `sort_compact_zsets`, no SORT of a compact sorted set (nor
+    any SORT inside MULTI). Asks the server on a connection of its own."""
 
-    def __init__(self, probe):
+    def __init__(self, probe, sort_compact_zsets=True):
         self.probe = probe
         self.in_multi = False
+        self.sort_compact_zsets = sort_compact_zsets
 
     def __call__(self, cmd):
         name = cmd[0]
         if name in UNORDERED_REPLIES:
             return not self.in_multi
-        if name != b"SORT" or b"nosort" not in cmd:
+        if name != b"SORT" or (b"nosort" not in cmd and self.sort_compact_zsets):
             return True
         if self.in_multi:
             return False
-        if self.probe.call(b"TYPE", cmd[1]) == b"+set\r\n":
+        kind = self.probe.call(b"TYPE", cmd[1])
+        if kind == b"+set\r\n" and b"nosort" in cmd:
             return self.probe.call(b"OBJECT", b"ENCODING", cmd[1]) == b"$6\r\nintset\r\n"
+        if kind == b"+zset\r\n" and not self.sort_compact_zsets:
+            return self.probe.call(b"OBJECT", b"ENCODING", cmd[1]) == b"$8\r\nskiplist\r\n"
         return True
 
     def saw(self, cmd, reply):
