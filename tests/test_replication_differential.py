@@ -37,6 +37,17 @@ def _link_up(conn):
     return b"master_link_status:up" in conn.call(b"INFO", b"replication")
 
 
+def _same_on_replicas(pc, rc, rrc, context):
+    """Both replicas reach the primary's offset and have its DEBUG DIGEST."""
+    end = _offset(pc, "master_repl_offset")
+    wait_until(lambda: _offset(rc, "slave_repl_offset") >= end
+               and _offset(rrc, "slave_repl_offset") >= end, timeout=60,
+               what="replicas at offset %d" % end)
+    digest = pc.call(b"DEBUG", b"DIGEST")
+    assert rc.call(b"DEBUG", b"DIGEST") == digest, context
+    assert rrc.call(b"DEBUG", b"DIGEST") == digest, context
+
+
 # KVSTORE_HYPOTHESIS_SEARCH=1 hunts with random seeds and more examples (as in
 # test_random_differential); CI replays the same derandomized examples every run.
 _SEARCH = os.environ.get("KVSTORE_HYPOTHESIS_SEARCH") == "1"
@@ -55,26 +66,10 @@ def test_replicas_replay_random_sequences_exactly(trio, cmds):
         for c in cmds:
             pc.call(*c)
         pc.call(b"DISCARD")                      # (a sequence may end inside MULTI)
-        end = _offset(pc, "master_repl_offset")
-        wait_until(lambda: _offset(rc, "slave_repl_offset") >= end
-                   and _offset(rrc, "slave_repl_offset") >= end, timeout=30,
-                   what="replicas at offset %d" % end)
-        digest = pc.call(b"DEBUG", b"DIGEST")
-        assert rc.call(b"DEBUG", b"DIGEST") == digest, cmds
-        assert rrc.call(b"DEBUG", b"DIGEST") == digest, cmds
+        _same_on_replicas(pc, rc, rrc, cmds)
     finally:
         for c in (pc, rc, rrc):
             c.close()
-
-
-def _same_on_replicas(pc, rc, rrc, context):
-    end = _offset(pc, "master_repl_offset")
-    wait_until(lambda: _offset(rc, "slave_repl_offset") >= end
-               and _offset(rrc, "slave_repl_offset") >= end, timeout=60,
-               what="replicas at offset %d" % end)
-    digest = pc.call(b"DEBUG", b"DIGEST")
-    assert rc.call(b"DEBUG", b"DIGEST") == digest, context
-    assert rrc.call(b"DEBUG", b"DIGEST") == digest, context
 
 
 def test_replicas_replay_big_collections(trio):
