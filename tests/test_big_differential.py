@@ -329,11 +329,72 @@ def _configure(conns, thresholds):
 @pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
 @pytest.mark.parametrize("seed", _seeds())
 def test_big_collections_match_redis(seed, resp3, thresholds, kvstore_session, redis_ref):
+    _compare_runs(kvstore_session, redis_ref, seed, STEPS, resp3, THRESHOLDS[thresholds])
+
+
+class EventLog:
+    """Keyspace and keyevent messages of one server (notify-keyspace-events KEA), read up
+    to a marker PUBLISHed after the commands of a checkpoint."""
+
+    def __init__(self, port):
+        self.sub = RawConn(port)
+        self.sub.call(b"PSUBSCRIBE", b"__key*__:*")
+        self.marks = 0
+
+    def drain(self, conn):
+        """The messages since the last drain (`conn`: a command connection, not in MULTI)."""
+        self.marks += 1
+        mark = b"mark%d" % self.marks
+        conn.call(b"PUBLISH", b"__keyspace@0__:mark", mark)
+        out = []
+        while True:
+            message = self.sub.read_reply()
+            if message.endswith(b"\r\n" + mark + b"\r\n"):
+                return out
+            out.append(message)
+
+
+@pytest.mark.parametrize("seed", _seeds() if os.environ.get("KVSTORE_BIG_DIFF_SEEDS") else [11])
+def test_big_collections_same_notifications(seed, kvstore_session, redis_ref):
+    """The same commands with every keyspace notification on (kvstore then also leaves its
+    fast forms for the full handlers): the same messages in the same order as Redis."""
+    conns = [RawConn(kvstore_session.port), RawConn(redis_ref.port)]
+    logs = []
+    try:
+        for c in conns:
+            assert c.call(b"CONFIG", b"SET", b"notify-keyspace-events", b"KEA") == b"+OK\r\n"
+        logs[:] = [EventLog(kvstore_session.port), EventLog(redis_ref.port)]
+        seen = []
+
+        def same_events(k, r, step, history):
+            ours, theirs = logs[0].drain(k), logs[1].drain(r)
+            if ours != theirs:
+                at = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b),
+                          min(len(ours), len(theirs)))
+                pytest.fail("events up to step %d differ from message %d:\nkvstore: %r\n"
+                            "redis:   %r\ncommands since the last check: %r" % (
+                                step, at, ours[at:at + 4], theirs[at:at + 4],
+                                history[-DIGEST_EVERY - 5:]))
+            seen.extend(ours)
+        _compare_runs(kvstore_session, redis_ref, seed, 2000, False, DEFAULT_THRESHOLDS,
+                      same_events)
+        assert len(seen) > 1000
+    finally:
+        for c in conns:
+            c.call(b"CONFIG", b"SET", b"notify-keyspace-events", b"")
+            c.close()
+        for log in logs:
+            log.sub.close()
+
+
+def _compare_runs(kvstore_session, redis_ref, seed, steps, resp3, thresholds, checkpoint=None):
+    """Drive both servers with `steps` commands of `seed`, comparing every reply and, every
+    DIGEST_EVERY steps outside MULTI, the datasets (and `checkpoint(k, r, step, history)`)."""
     k = RawConn(kvstore_session.port)
     r = RawConn(redis_ref.port)
     probe = RawConn(redis_ref.port)
     try:
-        _configure((k, r), THRESHOLDS[thresholds])
+        _configure((k, r), thresholds)
         for c in (k, r):
             c.call(b"FLUSHALL")
             if resp3:
@@ -343,7 +404,7 @@ def test_big_collections_match_redis(seed, resp3, thresholds, kvstore_session, r
         command_filter = CommandFilter(probe)
         history = []
         due = False                   # a digest check and refill waits for EXEC/DISCARD
-        for step in range(STEPS):
+        for step in range(steps):
             cmd = gen.command(command_filter)
             history.append(cmd)
             theirs = _comparable(cmd, r.call(*cmd))
@@ -359,11 +420,15 @@ def test_big_collections_match_redis(seed, resp3, thresholds, kvstore_session, r
             due = due or step % DIGEST_EVERY == DIGEST_EVERY - 1
             if due and not command_filter.in_multi:
                 _same_dataset(k, r, step, history)
+                if checkpoint is not None:
+                    checkpoint(k, r, step, history)
                 _refill((k, r), probe)
                 due = False
         for c in (k, r):
             c.call(b"DISCARD")
-        _same_dataset(k, r, STEPS, history)
+        _same_dataset(k, r, steps, history)
+        if checkpoint is not None:
+            checkpoint(k, r, steps, history)
     finally:
         for c in (k, r, probe):
             c.close()

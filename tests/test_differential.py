@@ -398,6 +398,15 @@ SCENARIOS = {
     ],
     # Inside EXEC the blocking commands cannot block: an empty source answers at once, a
     # null bulk for BRPOPLPUSH/BLMOVE and a null array for the others.
+    # Writes that change nothing touch no WATCHed key: ZINCRBY by 0, SMOVE into a set that
+    # already holds the member (only the source changes).
+    "noop_writes_and_watch": [
+        ("ZADD", "zi", "1", "a"), ("WATCH", "zi"), ("ZINCRBY", "zi", "0", "a"), ("MULTI",),
+        ("PING",), ("EXEC",), ("SADD", "mv1", "m", "n"), ("SADD", "mv2", "m"),
+        ("WATCH", "mv2"), ("SMOVE", "mv1", "mv2", "m"), ("MULTI",), ("PING",), ("EXEC",),
+        ("WATCH", "mv1"), ("SMOVE", "mv1", "mv2", "n"), ("MULTI",), ("PING",), ("EXEC",),
+        ("SMEMBERS", "mv2"), ("EXISTS", "mv1"),
+    ],
     "blocking_inside_multi": [
         ("MULTI",), ("BRPOPLPUSH", "a", "b", "0"), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),
         ("BZPOPMIN", "a", "0"), ("BLPOP", "a", "0"), ("BLMPOP", "0", "1", "a", "LEFT"),

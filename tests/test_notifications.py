@@ -20,6 +20,9 @@ COMMANDS = [
     ("SDIFFSTORE", "x3", "x2", "x1"), ("ZADD", "z1", "1", "a", "2", "b"),
     ("ZUNIONSTORE", "z2", "1", "z1"), ("ZREMRANGEBYSCORE", "z2", "1", "1"),
     ("ZREM", "z2", "b"), ("GETEX", "m2", "EX", "50"), ("GETEX", "m2", "PERSIST"),
+    # No event where nothing changes: ZINCRBY by 0, SMOVE into a set that holds the member.
+    ("ZINCRBY", "z1", "0", "a"), ("ZINCRBY", "z1", "-0", "a"), ("SADD", "x2", "a"),
+    ("SMOVE", "x1", "x2", "a"),
 ]
 
 

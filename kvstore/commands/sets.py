@@ -237,10 +237,11 @@ def smove(ks, client, args):
     src.save()
     if dst is None:
         dst = Collection.create(ks, args[2], TYPE_SET)
-    _add(dst, member)
-    _save(dst, client)
     ks.propagate(args)
-    ks.notify("s", b"sadd", args[2])
+    if _add(dst, member):
+        # Only when the destination did not hold it (no event, no WATCH touch otherwise).
+        _save(dst, client)
+        ks.notify("s", b"sadd", args[2])
     return 1
 
 

@@ -440,6 +440,8 @@ def zincrby(ks, client, args):
     new = incr if old is None else old + incr
     if new != new:
         raise CommandError(errors.ZADD_NAN)
+    if new == old:
+        return Double(new)            # nothing changed: no event, nothing propagated (Redis)
     limits = _limits(client)
     z.set(args[3], new, old, limits)
     z.save(compact_limits=limits)
