@@ -1491,6 +1491,11 @@ class Keyspace:
             self.deltas.append((pdb, -1, 0))
         self.touched.append((pdb, key))
 
+    def signal_modified(self, key):
+        """Invalidate WATCHes of `key` in the selected db without writing it (Redis's
+        signalModifiedKey after a command that changed nothing, such as LTRIM 0 -1)."""
+        self.touched.append((_U32BE_unpack(self.prefix), key))
+
     def set_record(self, key, rec, old=None, prefix=None, old_known=False):
         """Store `rec` for `key`, replacing `old` (the current raw record, looked up here
         unless `old_known`), keeping the expiry index and counters right."""

@@ -178,6 +178,10 @@ _FORMS = [
     lambda g: [b"SORT", g.key(), b"DESC", b"LIMIT", b"3", b"4"],
     lambda g: [b"OBJECT", b"ENCODING", g.key()],
     lambda g: [b"MULTI"], lambda g: [b"EXEC"], lambda g: [b"DISCARD"],
+    # WATCH before MULTI: EXEC then tells which commands in between touched the key (a
+    # write that changes nothing must not).
+    lambda g: [b"WATCH", g.key(), g.key()], lambda g: [b"WATCH", g.key()],
+    lambda g: [b"UNWATCH"],
     lambda g: [b"DEL", g.key()], lambda g: [b"RENAME", g.key(), g.key()],
     lambda g: [b"COPY", g.key(), g.key(), b"REPLACE"],
     lambda g: [b"SET", g.key(), g.member()], lambda g: [b"INCR", g.key()],
@@ -277,6 +281,16 @@ class CommandFilter:
 
 
 def _history_of(history, cmd):
+    if cmd[0] == b"EXEC":
+        # The WATCHes in force and every command since the first of them on a watched key.
+        # (EXEC and DISCARD outside MULTI are errors that keep the WATCHes: not seen here)
+        start = max((i + 1 for i, h in enumerate(history) if h[0] == b"UNWATCH"), default=0)
+        watches = [i for i in range(start, len(history)) if history[i][0] == b"WATCH"]
+        if watches:
+            keys = {k for i in watches for k in history[i][1:]}
+            return [h for h in history[watches[0]:] if set(h[1:]) & keys or h[0] in (
+                b"MULTI", b"WATCH")][-40:]
+        return history[-40:]
     keys = set(cmd[1:]) & (set(KEYS) | {b"w1"})
     related = [h for h in history if set(h[1:]) & keys or h[0] in (b"MULTI", b"EXEC",
                                                                    b"DISCARD")]

@@ -406,6 +406,15 @@ SCENARIOS = {
         ("WATCH", "mv2"), ("SMOVE", "mv1", "mv2", "m"), ("MULTI",), ("PING",), ("EXEC",),
         ("WATCH", "mv1"), ("SMOVE", "mv1", "mv2", "n"), ("MULTI",), ("PING",), ("EXEC",),
         ("SMEMBERS", "mv2"), ("EXISTS", "mv1"),
+        # LPOP/ZPOPMIN with count 0 touch nothing; LTRIM touches its key even when it keeps
+        # every element.
+        ("RPUSH", "l", "a", "b"), ("ZADD", "z", "1", "a"), ("WATCH", "l", "z"),
+        ("LPOP", "l", "0"), ("ZPOPMIN", "z", "0"), ("ZPOPMAX", "z", "0"), ("RPOP", "l", "0"),
+        ("MULTI",), ("PING",), ("EXEC",), ("WATCH", "l"), ("LTRIM", "l", "0", "-1"),
+        ("MULTI",), ("PING",), ("EXEC",), ("LRANGE", "l", "0", "-1"),
+        # An empty transaction aborts too when a watched key changed.
+        ("WATCH", "l"), ("RPUSH", "l", "c"), ("MULTI",), ("EXEC",), ("WATCH", "l"),
+        ("MULTI",), ("EXEC",),
     ],
     "blocking_inside_multi": [
         ("MULTI",), ("BRPOPLPUSH", "a", "b", "0"), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),

@@ -87,9 +87,9 @@ def pop_some(ks, key, left, count):
         lst.save()
         return v
     out = [lst.pop(left) for _ in range(min(count, lst.size))]
-    if out:
+    if out:                                      # (count 0: nothing written or touched)
         ks.notify("l", event, key)
-    lst.save()
+        lst.save()
     return out
 
 
@@ -277,6 +277,8 @@ def ltrim(ks, client, args):
     if removed:
         lst.save()
         ks.propagate(args)
+    else:
+        ks.signal_modified(args[1])                # ... and touches WATCHes
     return OK
 
 

@@ -83,6 +83,8 @@ def exec_(ks, client, args):
     seg = []
     client.in_exec = True
     try:
+        if not queue and check and server.watch_invalid(client):
+            return NullArray                  # an empty transaction still honours WATCH
         for item in queue + [None]:
             if item is not None and not item[0].conn:
                 seg.append(item)

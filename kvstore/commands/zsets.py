@@ -557,9 +557,9 @@ def pop_pairs(ks, key, maximum, count):
         pairs.append(pair)
     for m, s in pairs:
         z.remove(m, s)
-    if pairs:
+    if pairs:                                    # (count 0: nothing written or touched)
         ks.notify("z", b"zpopmax" if maximum else b"zpopmin", key)
-    z.save()
+        z.save()
     return pairs
 
 
