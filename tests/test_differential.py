@@ -635,6 +635,69 @@ def test_debug_reload_encodings_as_redis(resp3, kvstore_session, redis_ref):
             conn.close()
 
 
+# WATCH against writes that may change nothing: whether each touches its key (EXEC then
+# aborts) must be Redis's answer. (watched key, command) after WATCH_SETUP.
+WATCH_SETUP = [
+    ("RPUSH", "l", "a", "b", "c"), ("HSET", "h", "f", "v"), ("SET", "s", "v"),
+    ("SADD", "st", "a", "b"), ("ZADD", "z", "1", "a", "2", "b"), ("SET", "n", "5"),
+    ("RPUSH", "one", "x"), ("SADD", "bigs", *["m%d" % i for i in range(600)]),
+]
+WATCH_CASES = [
+    ("l", ("LSET", "l", "0", "a")), ("h", ("HSET", "h", "f", "v")), ("s", ("SET", "s", "v")),
+    ("st", ("SADD", "st", "a")), ("z", ("ZADD", "z", "1", "a")), ("l", ("LREM", "l", "0", "zz")),
+    ("l", ("LTRIM", "l", "0", "-1")), ("l", ("LINSERT", "l", "BEFORE", "zz", "q")),
+    ("z", ("ZREMRANGEBYSCORE", "z", "10", "20")), ("d1", ("SINTERSTORE", "d1", "st", "nokey")),
+    ("d2", ("ZUNIONSTORE", "d2", "1", "nokey")), ("d3", ("SORT", "nokey", "STORE", "d3")),
+    ("s", ("RENAME", "s", "s")), ("h", ("HDEL", "h", "zz")), ("st", ("SREM", "st", "zz")),
+    ("s", ("APPEND", "s", "")), ("n", ("INCRBY", "n", "0")), ("h", ("HINCRBY", "h", "c", "0")),
+    ("st", ("SMOVE", "st", "other", "zz")), ("s", ("SETRANGE", "s", "0", "")),
+    ("z", ("ZREMRANGEBYRANK", "z", "5", "10")), ("st", ("SPOP", "st", "0")),
+    ("h", ("HSETNX", "h", "f", "x")), ("z", ("ZADD", "z", "XX", "1", "zz")),
+    ("one", ("RPOPLPUSH", "one", "one")), ("one", ("LMOVE", "one", "one", "LEFT", "LEFT")),
+    ("d4", ("ZRANGESTORE", "d4", "nokey", "0", "-1")), ("d5", ("SDIFFSTORE", "d5", "nokey")),
+    ("z", ("ZINCRBY", "z", "0", "a")), ("h", ("HINCRBYFLOAT", "h", "c2", "0")),
+    ("s", ("GETEX", "s")), ("s", ("GETEX", "s", "PERSIST")), ("s", ("PERSIST", "s")),
+    ("s", ("EXPIRE", "s", "-1")), ("z", ("ZADD", "z", "GT", "0", "a")),
+    ("z", ("ZADD", "z", "LT", "5", "a")), ("z", ("ZADD", "z", "INCR", "0", "a")),
+    ("n", ("INCRBYFLOAT", "n", "0")), ("s", ("SET", "s", "v", "KEEPTTL")),
+    ("s", ("SET", "s", "v", "NX")), ("s", ("SET", "s", "v", "XX")), ("s", ("MSETNX", "s", "v")),
+    ("st", ("SINTERSTORE", "st", "st")), ("st", ("SUNIONSTORE", "st", "st")),
+    ("z", ("ZUNIONSTORE", "z", "1", "z")), ("z", ("ZRANGESTORE", "z", "z", "0", "-1")),
+    ("l", ("SORT", "l", "ALPHA", "STORE", "l")), ("h", ("HSET", "h", "f", "v", "f", "v")),
+    ("l", ("LPUSHX", "nokey", "a")), ("s", ("COPY", "s", "s")), ("s", ("MOVE", "s", "0")),
+    ("s", ("RENAMENX", "s", "s")), ("bigs", ("SPOP", "bigs", "0")), ("z", ("ZPOPMIN", "z", "0")),
+    ("z", ("ZPOPMAX", "z", "0")), ("l", ("LPOP", "l", "0")), ("l", ("RPOP", "l", "0")),
+    ("st", ("SMOVE", "st", "st", "a")), ("l", ("LPOS", "l", "a")),
+]
+
+
+def _watch_outcomes(port):
+    conn = RawConn(port)
+    try:
+        out = []
+        for key, cmd in WATCH_CASES:
+            conn.call("FLUSHALL")
+            for c in WATCH_SETUP:
+                conn.call(*c)
+            conn.call("WATCH", key)
+            reply = conn.call(*cmd)
+            conn.call("MULTI")
+            conn.call("PING")
+            out.append((cmd, reply, conn.call("EXEC")))
+        return out
+    finally:
+        conn.close()
+
+
+def test_watch_after_each_write_as_redis(kvstore_session, redis_ref):
+    """Each write that may change nothing touches (or not) its WATCHed key as Redis's does:
+    EXEC then runs or aborts the same way."""
+    expected = _watch_outcomes(redis_ref.port)
+    got = _watch_outcomes(kvstore_session.port)
+    for e, g in zip(expected, got):
+        assert g == e
+
+
 def test_debug_digest_matches_redis(kvstore_session, redis_ref):
     """The same dataset (several dbs, expiries) has the same DEBUG DIGEST on both."""
     cmds = [("FLUSHALL",), ("MSET", "a", "1", "b", "two", "c", "x" * 100),
