@@ -633,6 +633,10 @@ def score_from_sortable(b):
     return _SCORE_BE.unpack(_IDX.pack(bits ^ _SIGN if bits & _SIGN else bits ^ _ALL))[0]
 
 
+def is_negative_zero(score):
+    return score == 0 and math.copysign(1.0, score) < 0
+
+
 ZSET_FANOUT = 64                 # rank-tree children per node: split above 2x, merge below 1/2
 _ZSET_TREE = b"\x03"             # a zset's `extra`: it keeps the rank tree
 _ZSET_NEG_ZERO = b"\x04"         # ... and a member record may hold the score -0.0
@@ -715,7 +719,7 @@ class ZSetValue:
                 and (coll.size >= limits[0] or len(member) > limits[1])):
             coll.big = True
         if score == 0:
-            if coll.big and self.counted and math.copysign(1.0, score) < 0:
+            if coll.big and self.counted and is_negative_zero(score):
                 if not self.neg_zero:
                     self.neg_zero = True
                     coll.extra = _ZSET_NEG_ZERO
@@ -753,7 +757,7 @@ class ZSetValue:
         encoding. Returns (1 for a new member else 0, whether anything changed: not for
         the same score, where ZADD writes nothing); None, having touched nothing, in every
         other case. (The caller logs the command when something changed.)"""
-        if len(member) > LONG_KEY_LIMIT or (score == 0 and math.copysign(1.0, score) < 0):
+        if len(member) > LONG_KEY_LIMIT or is_negative_zero(score):
             return None                       # (-0: set may have to mark the zset)
         target = fast_target(ks, key, TYPE_ZSET)
         if target is None or target[1] is None:
@@ -780,7 +784,7 @@ class ZSetValue:
         if not self.neg_zero:
             return
         for member, score in list(self.iterate()):
-            if score == 0 and math.copysign(1.0, score) < 0:
+            if is_negative_zero(score):
                 self.txn.put(self.mhead + self._sub(member),
                              encode_element_value(member, _SCORE.pack(0.0)), db=self.elems)
         self.neg_zero = False
@@ -1213,6 +1217,11 @@ class ZSetValue:
 
     def save(self, expire_ms=None, compact_limits=None):
         self.coll.save(expire_ms, compact_limits)
+
+
+# The option limiting the entries of each type's compact encoding (Keyspace.big_encoding).
+_COMPACT_ENTRIES = {"hash": "hash_max_listpack_entries", "set": "set_max_intset_entries",
+                    "zset": "zset_max_listpack_entries"}
 
 
 def cfg_limit(ks, name):
@@ -1697,22 +1706,18 @@ class Keyspace:
         """Whether Redis 7.0 loads a hash, set or zset (read_value's form) from an RDB into
         its big encoding under the current thresholds (hashtable, skiplist) rather than the
         compact one (listpack, intset). Lists are always quicklists: False."""
+        entries = _COMPACT_ENTRIES.get(type_name)
+        if entries is None:
+            return False
+        if len(value) > cfg_limit(self, entries):
+            return True
         if type_name == "hash":
             most = cfg_limit(self, "hash_max_listpack_value")
-            return len(value) > cfg_limit(self, "hash_max_listpack_entries") or any(
-                len(f) > most or len(v) > most for f, v in value)
+            return any(len(f) > most or len(v) > most for f, v in value)
         if type_name == "zset":
             most = cfg_limit(self, "zset_max_listpack_value")
-            return len(value) > cfg_limit(self, "zset_max_listpack_entries") or any(
-                len(m) > most for m, _ in value)
-        if type_name == "set":
-            return len(value) > cfg_limit(self, "set_max_intset_entries") or any(
-                not _is_int_member(m) for m in value)
-        return False
-
-    _MOST_COMPACT = {TYPE_HASH: "hash_max_listpack_entries",
-                     TYPE_SET: "set_max_intset_entries",
-                     TYPE_ZSET: "zset_max_listpack_entries"}
+            return any(len(m) > most for m, _ in value)
+        return any(not _is_int_member(m) for m in value)
 
     def reencode(self, prefix):
         """DEBUG RELOAD's encodings for the db at `prefix`: each hash, set and sorted set
@@ -1721,12 +1726,12 @@ class Keyspace:
         stores its -0 scores as 0, as a listpack does. Returns how many keys changed."""
         changes = []
         for tk, rec in self.iter_keys(prefix=prefix, include_expired=True):
-            t = rec[0] & TYPE_MASK
-            most = self._MOST_COMPACT.get(t)
-            if most is None:
+            entries = _COMPACT_ENTRIES.get(TYPE_NAMES[rec[0] & TYPE_MASK])
+            if entries is None:
                 continue
             size = _COLL.unpack_from(rec, record_body_offset(rec))[1]
-            big = size > cfg_limit(self, most) or self.big_encoding(*self.read_value(rec))
+            # (a value past the entries limit is big without reading it)
+            big = size > cfg_limit(self, entries) or self.big_encoding(*self.read_value(rec))
             if big != bool(rec[0] & FLAG_RAW):
                 changes.append((record_key(tk, rec), bytes(rec), big))
         for key, rec, big in changes:

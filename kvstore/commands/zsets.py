@@ -809,7 +809,7 @@ def _store_pairs(ks, client, dst, pairs, event=b"zrangestore", by="rank"):
             for m, s in pairs:
                 z.set(m, s, limits=limits)
         else:
-            z.coll.big = len(pairs) > limits[0] or any(len(m) > limits[1] for m, _ in pairs)
+            z.coll.big = ks.big_encoding("zset", pairs)
             for m, s in pairs:
                 z.set(m, s)
         z.save(compact_limits=limits)
