@@ -104,7 +104,7 @@ def test_read_of_expired_key_logs_a_bare_del(make_server):
 
 
 def test_fast_forms_write_what_the_full_handlers_write(make_server):
-    """SET, INCR, LPUSH/RPUSH, LPOP/RPOP, HSET, ZADD and SADD have fast forms
+    """SET, MSET, INCR, LPUSH/RPUSH, LPOP/RPOP, HSET, ZADD and SADD have fast forms
     (commands.fast_write) that skip the generic machinery; keyspace notifications turn them
     off. The same commands on a server that uses them and one that cannot must give the same
     replies, the same data (DUMP of every key, encodings, TTLs, DEBUG DIGEST, DBSIZE, table
@@ -155,6 +155,12 @@ def test_fast_forms_write_what_the_full_handlers_write(make_server):
         ("SET", "te", "1"), ("PEXPIREAT", "te", "99999999999995"), ("SET", "te", "2"),
         ("SET", "ti", "1"), ("PEXPIREAT", "ti", "99999999999994"), ("INCR", "ti"),
         ("SET", "k" * 600, "long key"), ("INCR", "cnt"), ("INCR", "cnt"),
+        ("MSET", "m1", "a", "m2", "b", "m1", "c"),                   # new keys, one repeated
+        ("MSET", "m1", "x", "m3", "y"), ("MSET", "m2", "v", "hs", "w"),   # existing, new
+        ("MSET", "m4", "a", "l", "b"), ("MSET", "m5", "a", "te", "b"),  # a list; an expiry
+        ("MSET", "m6", "x" * 40000, "m7", "y" * 40000),              # over the fast limit
+        ("MSET", "m8", "a", "k" * 600, "b"), ("MSET", "m9", "a", "m10"),  # long key; arity
+        ("MSET", "cnt", "5"), ("INCR", "cnt"),
     ] + [("LINDEX", k, str(i)) for k in ("l", "new", "new2", "ttl") for i in range(-8, 8)] + [
         ("ZRANK", "bigz", "m%d" % i) for i in range(0, 130, 7)] + [
         ("ZRANGE", k, "0", "-1", "WITHSCORES") for k in ("z", "tz", "newz")] + [

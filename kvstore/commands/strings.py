@@ -207,6 +207,34 @@ def mset(ks, client, args):
     return OK
 
 
+@fast_write("mset")
+def mset_fast(ks, args):
+    """`MSET key value [key value ...]` when every key is short and missing or a string
+    without expiry, and the values together fit FAST_VALUE_MAX: every key is checked before
+    the first write, then the records, the count of the distinct new keys and the log
+    record, exactly as mset does for these arguments (a repeated key: the last value wins)."""
+    n = len(args)
+    if n % 2 == 0 or sum(len(args[i]) for i in range(2, n, 2)) > FAST_VALUE_MAX:
+        return None
+    targets = {}
+    for i in range(1, n, 2):
+        key = args[i]
+        if key not in targets:
+            target = fast_target(ks, key, TYPE_STRING)
+            if target is None:
+                return None
+            targets[key] = target
+    put = ks.txn.put
+    meta_db = ks.meta_db
+    head = HDR.pack(TYPE_STRING, 0, ks.now // 1000)
+    for i in range(1, n, 2):
+        put(targets[args[i]][0], head + args[i + 1], db=meta_db)
+    batch = ks.batch
+    batch.counts_of(ks.pdb)[0] += sum(1 for _, old in targets.values() if old is None)
+    batch.log_command(ks.db, args)
+    return OK
+
+
 @command("msetnx", -3, "write denyoom", 1, -1, 2, group="string",
          summary="Set multiple keys to multiple values, only if none of the keys exist",
          since="1.0.1")
