@@ -212,11 +212,13 @@ def mset_fast(ks, args):
     """`MSET key value [key value ...]` when every key is short and missing or a string
     without expiry, and the values together fit FAST_VALUE_MAX: every key is checked before
     the first write, then the records, the count of the distinct new keys and the log
-    record, exactly as mset does for these arguments (a repeated key: the last value wins)."""
+    record, exactly as mset does for these arguments (a repeated key: its last value, written
+    once)."""
     n = len(args)
     if n % 2 == 0 or sum(len(args[i]) for i in range(2, n, 2)) > FAST_VALUE_MAX:
         return None
     targets = {}
+    values = {}                          # key -> its last value: the one record written
     for i in range(1, n, 2):
         key = args[i]
         if key not in targets:
@@ -224,11 +226,12 @@ def mset_fast(ks, args):
             if target is None:
                 return None
             targets[key] = target
+        values[key] = args[i + 1]
     put = ks.txn.put
     meta_db = ks.meta_db
     head = HDR.pack(TYPE_STRING, 0, ks.now // 1000)
-    for i in range(1, n, 2):
-        put(targets[args[i]][0], head + args[i + 1], db=meta_db)
+    for key, value in values.items():
+        put(targets[key][0], head + value, db=meta_db)
     batch = ks.batch
     batch.counts_of(ks.pdb)[0] += sum(1 for _, old in targets.values() if old is None)
     batch.log_command(ks.db, args)
