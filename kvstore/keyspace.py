@@ -641,6 +641,7 @@ ZSET_FANOUT = 64                 # rank-tree children per node: split above 2x, 
 _ZSET_TREE = b"\x03"             # a zset's `extra`: it keeps the rank tree
 _ZSET_NEG_ZERO = b"\x04"         # ... and a member record may hold the score -0.0
 _NODE = struct.Struct("<IQ")     # rank-tree node: children, index entries covered
+_LEVEL_BYTE = tuple(bytes((level,)) for level in range(256))   # a node key's level byte
 
 
 class ZSetValue:
@@ -807,7 +808,7 @@ class ZSetValue:
     # ---- rank tree ---------------------------------------------------------------------------
     # A node is handled as [first index key, children, entries]; level 0 is the index itself.
     def _nhead(self, level):
-        return self.chead + bytes((level,))
+        return self.chead + _LEVEL_BYTE[level]
 
     def _cursor(self):
         """The cursor of point lookups (positioned afresh by each; generators such as
