@@ -125,7 +125,8 @@ FAST_VALUE_MAX = 64 * 1024      # larger values take the full handler (see Write
 def _fast_store(ks, tk, old, value, args):
     """Store string `value` without expiry at `tk` (replacing `old`), count a new key and log
     `args` as the command's one effect."""
-    ks.txn.put(tk, HDR.pack(TYPE_STRING, 0, ks.now // 1000) + value, db=ks.meta_db)
+    ks.txn.put(tk, HDR.pack(TYPE_STRING, 0, ks.now // 1000) + value, True, True, False,
+               ks.meta_db)        # (positional: see keyspace.py, "py-lmdb parses keyword")
     batch = ks.batch
     if old is None:
         batch.counts_of(ks.pdb)[0] += 1
@@ -231,7 +232,7 @@ def mset_fast(ks, args):
     meta_db = ks.meta_db
     head = HDR.pack(TYPE_STRING, 0, ks.now // 1000)
     for key, value in values.items():
-        put(targets[key][0], head + value, db=meta_db)
+        put(targets[key][0], head + value, True, True, False, meta_db)
     batch = ks.batch
     batch.counts_of(ks.pdb)[0] += sum(1 for _, old in targets.values() if old is None)
     batch.log_command(ks.db, args)
