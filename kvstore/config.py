@@ -730,8 +730,8 @@ _section(
     E("enable-debug-command", "no", _PROTECTED_ACTION,
       "Allow the DEBUG command: no, yes, or local connections only.", mutable=False, applies=True),
     E("enable-module-command", "no", _PROTECTED_ACTION,
-      "Allow the MODULE command (kvstore loads no modules; MODULE LIST answers empty).",
-      mutable=False, applies=True),
+      "Allow the MODULE command (kvstore has no modules and no MODULE command).",
+      mutable=False),
     I("port", 6379, 0, 65535, "TCP port to listen on; 0 disables the TCP listener.", applies=True),
     I("tcp-backlog", 511, 0, INT_MAX, "listen() backlog for the TCP listeners.", mutable=False,
       applies=True),
@@ -748,34 +748,30 @@ _section(
 )
 
 _section(
-    "TLS",
-    I("tls-port", 0, 0, 65535, "TCP port for TLS connections (0 = no TLS listener).", applies=True),
-    S("tls-cert-file", "", "Server certificate (PEM) for TLS.", applies=True),
-    S("tls-key-file", "", "Private key (PEM) of tls-cert-file.", applies=True),
-    S("tls-key-file-pass", "", "Passphrase of tls-key-file.", applies=True, sensitive=True),
-    S("tls-client-cert-file", "", "Client certificate used for outgoing TLS (replication link).",
-      applies=True),
-    S("tls-client-key-file", "", "Private key of tls-client-cert-file.", applies=True),
-    S("tls-client-key-file-pass", "", "Passphrase of tls-client-key-file.", applies=True,
+    "TLS (accepted and reported; kvstore has no TLS listener yet)",
+    I("tls-port", 0, 0, 65535, "TCP port for TLS connections (0 = no TLS listener)."),
+    S("tls-cert-file", "", "Server certificate (PEM) for TLS."),
+    S("tls-key-file", "", "Private key (PEM) of tls-cert-file."),
+    S("tls-key-file-pass", "", "Passphrase of tls-key-file.", sensitive=True),
+    S("tls-client-cert-file", "", "Client certificate used for outgoing TLS (replication link)."),
+    S("tls-client-key-file", "", "Private key of tls-client-cert-file."),
+    S("tls-client-key-file-pass", "", "Passphrase of tls-client-key-file.",
       sensitive=True),
-    S("tls-dh-params-file", "", "DH parameters file for old DH ciphers.", applies=True),
-    S("tls-ca-cert-file", "", "CA bundle used to verify peers.", applies=True),
-    S("tls-ca-cert-dir", "", "Directory of CA certificates used to verify peers.", applies=True),
+    S("tls-dh-params-file", "", "DH parameters file for old DH ciphers."),
+    S("tls-ca-cert-file", "", "CA bundle used to verify peers."),
+    S("tls-ca-cert-dir", "", "Directory of CA certificates used to verify peers."),
     E("tls-auth-clients", "yes", ("no", "yes", "optional"),
-      "Require (yes), accept (optional) or ignore (no) client certificates.", applies=True),
-    B("tls-replication", False, "Use TLS for the replication link (both directions).",
-      applies=True),
+      "Require (yes), accept (optional) or ignore (no) client certificates."),
+    B("tls-replication", False, "Use TLS for the replication link (both directions)."),
     B("tls-cluster", False, "Use TLS on the cluster bus (kvstore has no cluster mode)."),
     S("tls-protocols", "", "Allowed TLS versions, e.g. \"TLSv1.2 TLSv1.3\" (\"\" = library "
-      "default).", applies=True),
-    S("tls-ciphers", "", "Allowed TLSv1.2 cipher list (OpenSSL syntax).", applies=True),
-    S("tls-ciphersuites", "", "Allowed TLSv1.3 cipher suites (OpenSSL syntax).", applies=True),
-    B("tls-prefer-server-ciphers", False, "Prefer the server's cipher order.", applies=True),
-    B("tls-session-caching", True, "Enable TLS session caching.", applies=True),
-    I("tls-session-cache-size", 20480, 0, INT_MAX, "Number of cached TLS sessions.",
-      applies=True),
-    I("tls-session-cache-timeout", 300, 0, INT_MAX, "Lifetime of cached TLS sessions (seconds).",
-      applies=True),
+      "default)."),
+    S("tls-ciphers", "", "Allowed TLSv1.2 cipher list (OpenSSL syntax)."),
+    S("tls-ciphersuites", "", "Allowed TLSv1.3 cipher suites (OpenSSL syntax)."),
+    B("tls-prefer-server-ciphers", False, "Prefer the server's cipher order."),
+    B("tls-session-caching", True, "Enable TLS session caching."),
+    I("tls-session-cache-size", 20480, 0, INT_MAX, "Number of cached TLS sessions."),
+    I("tls-session-cache-timeout", 300, 0, INT_MAX, "Lifetime of cached TLS sessions (seconds)."),
 )
 
 _section(
@@ -783,8 +779,8 @@ _section(
     B("daemonize", False, "Fork into the background after start-up.", mutable=False,
       applies=True),
     E("supervised", "no", ("upstart", "systemd", "auto", "no"),
-      "Supervision interaction: systemd sends sd_notify READY/STATUS/WATCHDOG/STOPPING.",
-      mutable=False, applies=True),
+      "Supervision interaction with upstart/systemd (kvstore sends no notifications yet: "
+      "run it as Type=simple).", mutable=False),
     S("pidfile", "", "Write the process id to this file (none by default).", mutable=False,
       applies=True),
     E("loglevel", "notice", ("debug", "verbose", "notice", "warning"),
@@ -792,7 +788,8 @@ _section(
       extra_choices=("nothing",), applies=True),
     S("logfile", "", "Log file path; \"\" logs to standard output.", empty_is_null=False,
       mutable=False, applies=True),
-    B("syslog-enabled", False, "Also log to syslog.", mutable=False, applies=True),
+    B("syslog-enabled", False, "Also send every log line to syslog(3) (as Redis: the bare "
+      "message, with syslog-ident and syslog-facility).", mutable=False, applies=True),
     S("syslog-ident", "redis", "Syslog identity.", empty_is_null=False, mutable=False,
       applies=True),
     E("syslog-facility", "local0", ("user", "local0", "local1", "local2", "local3", "local4",
@@ -815,9 +812,10 @@ _section(
       "Snapshot rules '<seconds> <changes>' (kvstore: informational only; data is always on "
       "disk); save \"\" disables them.", applies=True),
     B("stop-writes-on-bgsave-error", True, "Refuse writes after a failed background save."),
-    B("rdbcompression", True, "Compress strings in RDB files written by SAVE/BGSAVE/replication.",
-      applies=True),
-    B("rdbchecksum", True, "Write and verify the CRC64 trailer of RDB files.", mutable=False,
+    B("rdbcompression", True, "Compress strings in RDB files (kvstore writes them uncompressed: "
+      "its LZF is pure Python, 0.2-0.7 s per MB, which would make full syncs crawl)."),
+    B("rdbchecksum", True, "Write the CRC64 trailer of RDB files (no: 0) and verify it in "
+      "the RDBs a replica loads.", mutable=False,
       applies=True),
     E("sanitize-dump-payload", "no", ("no", "yes", "clients"),
       "Deep-validate RESTORE / RDB payloads."),
@@ -868,12 +866,12 @@ _section(
     I("repl-ping-replica-period", 10, 1, INT_MAX, "Seconds between PINGs the primary sends to "
       "replicas.", aliases=("repl-ping-slave-period",), applies=True),
     I("repl-timeout", 60, 1, INT_MAX, "Replication link timeout in seconds.", applies=True),
-    B("repl-disable-tcp-nodelay", False, "Disable TCP_NODELAY on the replication socket.",
-      applies=True),
+    B("repl-disable-tcp-nodelay", False, "Disable TCP_NODELAY on the primary's sockets to its "
+      "replicas (fewer packets, more delay).", applies=True),
     M("repl-backlog-size", 1 * MB, 1, LLONG_MAX, "Accepted for compatibility; kvstore's backlog "
-      "is the on-disk replication log (see repl-log-max-size).", applies=True),
+      "is the on-disk replication log (see repl-log-max-size)."),
     I("repl-backlog-ttl", 3600, 0, LLONG_MAX, "Seconds without replicas after which the backlog "
-      "is released (kvstore: informational).", applies=True),
+      "is released (kvstore keeps its log by repl-log-max-size and repl-log-max-age)."),
     I("replica-priority", 100, 0, INT_MAX, "Priority reported to Sentinel (INFO).",
       aliases=("slave-priority",), applies=True),
     B("replica-announced", True, "Announce this replica to Sentinel.", applies=True),
@@ -888,8 +886,8 @@ _section(
       "(0 = the listening port).", aliases=("slave-announce-port",), applies=True),
     B("replica-lazy-flush", False, "Flush the dataset asynchronously before a full sync.",
       aliases=("slave-lazy-flush",)),
-    B("replica-ignore-maxmemory", True, "A replica ignores maxmemory (the primary enforces it).",
-      aliases=("slave-ignore-maxmemory",), applies=True),
+    B("replica-ignore-maxmemory", True, "A replica ignores maxmemory (kvstore replicas always "
+      "do: the primary enforces it).", aliases=("slave-ignore-maxmemory",)),
     B("replica-ignore-disk-write-errors", False, "Keep replicating after disk write errors."),
     E("propagation-error-behavior", "ignore", ("ignore", "panic", "panic-on-replicas"),
       "What to do when a replicated command fails."),
@@ -948,7 +946,8 @@ _section(
     M("proto-max-bulk-len", 512 * MB, 1 * MB, LLONG_MAX,
       "Largest bulk string a client may send.", applies=True),
     M("client-query-buffer-limit", 1 * GB, 1 * MB, LLONG_MAX,
-      "Largest query buffer of one client.", applies=True),
+      "Close a client whose unparsed input (an incomplete command) exceeds this.",
+      applies=True),
     X("client-output-buffer-limit", "client-output-buffer-limit",
       {"normal": (0, 0, 0), "slave": (256 * MB, 64 * MB, 60), "pubsub": (32 * MB, 8 * MB, 60)},
       "Output buffer limits per class (normal, replica, pubsub): hard, soft, soft seconds.",
@@ -958,12 +957,15 @@ _section(
 
 _section(
     "Lazy freeing and threads",
-    B("lazyfree-lazy-eviction", False, "Free evicted values in the background.", applies=True),
+    B("lazyfree-lazy-eviction", False, "Free evicted values in the background (kvstore evicts "
+      "nothing: maxmemory refuses writes)."),
     B("lazyfree-lazy-expire", False, "Free expired values in the background.", applies=True),
     B("lazyfree-lazy-server-del", False, "Free implicitly deleted values in the background.",
       applies=True),
-    B("lazyfree-lazy-user-del", False, "Make DEL behave like UNLINK.", applies=True),
-    B("lazyfree-lazy-user-flush", False, "Make FLUSHALL/FLUSHDB default to ASYNC.", applies=True),
+    B("lazyfree-lazy-user-del", False, "Make DEL behave like UNLINK (kvstore's DEL always frees "
+      "large values in the background)."),
+    B("lazyfree-lazy-user-flush", False, "Make FLUSHALL/FLUSHDB default to ASYNC (kvstore's "
+      "flushes always free in the background)."),
     I("io-threads", 1, 1, 128, "I/O threads (accepted, ignored: kvstore uses greenlets).",
       mutable=False),
     B("io-threads-do-reads", False, "Use I/O threads for reads (ignored).", mutable=False),
@@ -983,7 +985,7 @@ _section(
 _section(
     "Scripting, slow log, latency, events",
     I("busy-reply-threshold", 5000, 0, LLONG_MAX, "Milliseconds after which a running script "
-      "makes other clients get BUSY.", aliases=("lua-time-limit",), applies=True),
+      "makes other clients get BUSY (kvstore runs no scripts yet).", aliases=("lua-time-limit",)),
     B("lua-enable-deprecated-api", False, "Expose deprecated Lua APIs.", mutable=False,
       hidden=True),
     I("slowlog-log-slower-than", 10000, -1, LLONG_MAX, "Log commands slower than this many "
@@ -991,22 +993,24 @@ _section(
     I("slowlog-max-len", 128, 0, LLONG_MAX, "Entries kept by SLOWLOG.", applies=True),
     I("latency-monitor-threshold", 0, 0, LLONG_MAX, "Record latency events above this many "
       "milliseconds (0 = off).", applies=True),
-    B("latency-tracking", True, "Track per-command latency percentiles (INFO latencystats).",
-      applies=True),
+    B("latency-tracking", True, "Track per-command latency percentiles (INFO latencystats; "
+      "kvstore has no latencystats section yet)."),
     X("latency-tracking-info-percentiles", "latency-tracking-info-percentiles", [50.0, 99.0, 99.9],
-      "Percentiles reported by INFO latencystats.", applies=True),
+      "Percentiles reported by INFO latencystats (see latency-tracking)."),
     X("notify-keyspace-events", "notify-keyspace-events", "",
       "Keyspace notification classes: K E g $ l s h z x e t m d n, A = g$lshzxetd.",
       applies=True),
     I("hz", 10, 0, INT_MAX, "Background task frequency (capped to 1..500).", applies=True),
-    B("dynamic-hz", True, "Scale hz with the number of clients.", applies=True),
-    I("active-expire-effort", 1, 1, 10, "Effort of active expiry (1..10).", applies=True),
+    B("dynamic-hz", True, "Scale hz with the number of clients (kvstore keeps hz as set)."),
+    I("active-expire-effort", 1, 1, 10, "Effort of active expiry (1..10): more keys per step "
+      "and a larger share of each hz period, as Redis scales its cycle.", applies=True),
     I("shutdown-timeout", 10, 0, INT_MAX, "Seconds to wait for replicas to catch up at "
-      "shutdown.", applies=True),
+      "shutdown (kvstore does not wait: its replicas continue from the log after a restart)."),
     E("shutdown-on-sigint", "default", ("default", "save", "nosave", "now", "force"),
-      "SHUTDOWN flags used on SIGINT.", applies=True),
+      "SHUTDOWN flags used on SIGINT (kvstore: every write is on disk, so all of them stop "
+      "the same way)."),
     E("shutdown-on-sigterm", "default", ("default", "save", "nosave", "now", "force"),
-      "SHUTDOWN flags used on SIGTERM.", applies=True),
+      "SHUTDOWN flags used on SIGTERM (as shutdown-on-sigint)."),
     I("watchdog-period", 0, 0, INT_MAX, "Software watchdog period in ms (debugging).",
       hidden=True),
 )

@@ -139,6 +139,11 @@ class Client:
                     out = self.execute(cmds)
                     if out:
                         self.send(out)
+                pending = parser.pending_bytes()
+                if pending and pending > server.cfg.client_query_buffer_limit:
+                    log.warning("Closing client that reached max query buffer length: "
+                                "id=%d addr=%s (qbuf: %d bytes)", self.id, self.addr, pending)
+                    break
                 if parser.error is not None:
                     text = "ERR Protocol error: %s" % parser.error.args[0]
                     log.info("protocol error from client id=%d addr=%s: %s; closing",

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import syslog
 import threading
 import time
 
@@ -60,6 +61,27 @@ _LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": 25,
            "warning": logging.WARNING, "nothing": logging.CRITICAL + 10}
 
 
+class SyslogHandler(logging.Handler):
+    """syslog-enabled: every log line also goes to syslog(3) as Redis sends it (openlog with
+    the ident, LOG_PID | LOG_NDELAY | LOG_NOWAIT and the facility; the bare message at the
+    level's priority). Without a syslog daemon the C library drops the lines, as for Redis."""
+
+    _PRIORITY = {logging.DEBUG: syslog.LOG_DEBUG, logging.INFO: syslog.LOG_INFO,
+                 25: syslog.LOG_NOTICE}
+
+    def __init__(self, ident, facility):
+        super().__init__()
+        syslog.openlog(ident, syslog.LOG_PID | syslog.LOG_NDELAY | syslog.LOG_NOWAIT,
+                       getattr(syslog, "LOG_" + facility.upper()))
+
+    def emit(self, record):
+        try:
+            syslog.syslog(self._PRIORITY.get(record.levelno, syslog.LOG_WARNING),
+                          record.getMessage())
+        except Exception:           # noqa: BLE001 - logging must never take the server down
+            self.handleError(record)
+
+
 def setup_logging(cfg):
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -70,6 +92,8 @@ def setup_logging(cfg):
         handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(RedisLogFormatter())
     root.addHandler(handler)
+    if cfg.syslog_enabled:
+        root.addHandler(SyslogHandler(cfg.syslog_ident, cfg.syslog_facility))
     root.setLevel(_LEVELS.get(cfg.loglevel, 25))
 
 
@@ -677,12 +701,16 @@ class Server:
         cycle, but exact instead of sampled). Each writer call removes at most
         EXPIRE_KEYS_PER_CALL keys or runs EXPIRE_CALL_BUDGET seconds; calls repeat while keys
         remain due, up to a quarter of the cron period, so expiry keeps up without ever
-        holding the writer for long. Each DEL/UNLINK is its own propagated unit."""
+        holding the writer for long. active-expire-effort E raises both as Redis scales its
+        cycle: keys per call by a quarter and the share of the period by 2 points per step
+        above 1. Each DEL/UNLINK is its own propagated unit."""
         st = self.storage
         todo = [db for db in range(self.cfg.databases) if st.counts_of(st.dbmap[db])[1]]
         if not todo:
             return
         del_cmd = b"UNLINK" if self.cfg.lazyfree_lazy_expire else b"DEL"
+        effort = self.cfg.active_expire_effort - 1
+        keys_per_call = EXPIRE_KEYS_PER_CALL + EXPIRE_KEYS_PER_CALL // 4 * effort
 
         def expire_some(ks):
             ks.unwrapped = True
@@ -690,7 +718,7 @@ class Server:
             deadline = time.monotonic() + EXPIRE_CALL_BUDGET
             for db in todo:
                 ks.select(db)
-                while n < EXPIRE_KEYS_PER_CALL and time.monotonic() < deadline:
+                while n < keys_per_call and time.monotonic() < deadline:
                     due = ks.expired_keys(ks.prefix, 64)
                     if not due:
                         break
@@ -700,13 +728,13 @@ class Server:
                     n += len(due)
             return n
 
-        stop_at = time.monotonic() + 0.25 / max(1, self.cfg.hz)
+        stop_at = time.monotonic() + (0.25 + 0.02 * effort) / max(1, self.cfg.hz)
         while True:
             t0 = time.monotonic()
             n = self.writer.call(expire_some)
             self.stat_expire_cycle_seconds += time.monotonic() - t0
             self.stat_expired_keys += n
-            if n < EXPIRE_KEYS_PER_CALL or time.monotonic() >= stop_at or self.stopping:
+            if n < keys_per_call or time.monotonic() >= stop_at or self.stopping:
                 return
             gevent.sleep(0)
 

@@ -17,6 +17,7 @@ Contracts:
 import collections
 import logging
 import os
+import socket
 import sys
 import time
 
@@ -276,6 +277,9 @@ class Primary:
         # Writes to a replica that stops reading fail after repl-timeout (the reading side of
         # this connection waits on its own watcher and is not affected).
         client.sock.settimeout(self.cfg.repl_timeout)
+        if self.cfg.repl_disable_tcp_nodelay:
+            # Fewer, bigger packets to the replica at the cost of delay (Redis's option).
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
         client.flags = "S"
         self.links.append(link)
         if not legacy and not link.rdb_only and self._can_continue(replid, offset):
@@ -650,7 +654,8 @@ def helper_command(storage, cfg, fmt, out):
     """The command line of a snapshot helper process (replication/snapshot.py)."""
     return [sys.executable, "-m", "replication.snapshot", "--dir", storage.directory,
             "--format", fmt, "--out", out, "--databases", str(cfg.databases),
-            "--max-readers", str(cfg.storage_max_readers)]
+            "--max-readers", str(cfg.storage_max_readers),
+            "--rdbchecksum", "yes" if cfg.rdbchecksum else "no"]
 
 
 def save_snapshot(storage, cfg, path, fmt="rdb"):

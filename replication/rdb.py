@@ -1057,12 +1057,13 @@ class RdbWriter:
 
     FLUSH_AT = 1 << 16
 
-    def __init__(self, out, version=RDB_VERSION, compress=False):
+    def __init__(self, out, version=RDB_VERSION, compress=False, checksum=True):
         if not 1 <= version <= 99:
             raise ValueError("bad RDB version")
         self.out = out
         self.crc = 0
-        self.compress = compress
+        self.compress = compress          # LZF for strings where it saves (rdbcompression)
+        self.checksum = checksum          # else the trailer is 0, "not computed" (rdbchecksum)
         self._buf = bytearray()
         self._finished = False
         self.bytes_written = 0
@@ -1078,7 +1079,8 @@ class RdbWriter:
         if self._buf:
             data = bytes(self._buf)
             self._buf.clear()
-            self.crc = crc64(data, self.crc)
+            if self.checksum:
+                self.crc = crc64(data, self.crc)
             self.out.write(data)
             self.bytes_written += len(data)
 

@@ -233,7 +233,9 @@ class ReplicaLink:
     def _session(self):
         self.state = "connecting"
         log.log(NOTICE, "Connecting to MASTER %s:%d", self.host, self.port)
-        sock = socket.create_connection((self.host, self.port), timeout=self.cfg.repl_timeout)
+        source = (self.cfg.bind_source_addr, 0) if self.cfg.bind_source_addr else None
+        sock = socket.create_connection((self.host, self.port), timeout=self.cfg.repl_timeout,
+                                        source_address=source)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
         reader = LineReader(sock, self._on_io)
@@ -435,7 +437,7 @@ class ReplicaLink:
                             elif ev[0] == "aux" and ev[1] == b"repl-stream-db":
                                 stream_db = int(ev[2])
                             elif ev[0] == "end":
-                                if not ev[1]:
+                                if not ev[1] and self.cfg.rdbchecksum:
                                     raise LinkError("bad snapshot from the primary: wrong "
                                                     "checksum")
                                 done = True

@@ -52,11 +52,13 @@ class SnapshotView:
         self.replid = ids[0] if ids else NO_REPLID
 
 
-def write_rdb(view, txn, out, now_s=None):
+def write_rdb(view, txn, out, now_s=None, checksum=True):
     """Write the whole dataset of `txn` as an RDB to `out` (a binary file object); returns the
     byte count. Logically expired keys are included (the replica deletes them when the
-    primary's DEL arrives, as with Redis)."""
-    w = RdbWriter(out, version=SNAPSHOT_RDB_VERSION)
+    primary's DEL arrives, as with Redis). `checksum`: the server's rdbchecksum. Strings are
+    never LZF-compressed (rdbcompression is not applied: replication/lzf.py, pure Python,
+    compresses 0.2-0.7 s per MB, which would make full syncs crawl)."""
+    w = RdbWriter(out, version=SNAPSHOT_RDB_VERSION, checksum=checksum)
     w.aux("redis-ver", _REDIS_VERSION)
     w.aux("redis-bits", 64)
     w.aux("ctime", int(now_s if now_s is not None else time.time()))
@@ -86,7 +88,7 @@ def open_env(directory, max_readers):
                      max_dbs=8, max_readers=max_readers, readahead=False, subdir=True)
 
 
-def _write_payload(env, view, txn, fmt, out):
+def _write_payload(env, view, txn, fmt, out, checksum):
     if fmt == "native":
         out.flush()
         before = os.lseek(out.fileno(), 0, os.SEEK_CUR) if out.seekable() else None
@@ -94,7 +96,7 @@ def _write_payload(env, view, txn, fmt, out):
         if before is not None:
             return os.lseek(out.fileno(), 0, os.SEEK_CUR) - before
         return -1
-    n = write_rdb(view, txn, out)
+    n = write_rdb(view, txn, out, checksum=checksum)
     out.flush()
     return n
 
@@ -107,6 +109,8 @@ def main(argv=None):
     ap.add_argument("--out", default="-", help="output file, or - for stdout")
     ap.add_argument("--databases", type=int, default=16)
     ap.add_argument("--max-readers", type=int, default=1024)
+    ap.add_argument("--rdbchecksum", choices=("yes", "no"), default="yes",
+                    help="end an RDB with its CRC64 (no: 0, which loaders accept unchecked)")
     ap.add_argument("--nice", type=int, default=10,
                     help="lower this process's CPU priority by this much (a snapshot is "
                     "background work: the server's own writes come first)")
@@ -121,13 +125,14 @@ def main(argv=None):
         stdout.write(b"KVSNAP %s %d %d %s\n" % (view.replid.encode(), view.offset,
                                                  view.stream_db, args.format.encode()))
         stdout.flush()
+        checksum = args.rdbchecksum == "yes"
         if args.out == "-":
-            _write_payload(env, view, txn, args.format, stdout)
+            _write_payload(env, view, txn, args.format, stdout, checksum)
             return 0
         tmp = "%s.tmp-%d" % (args.out, os.getpid())
         try:
             with open(tmp, "wb") as f:
-                _write_payload(env, view, txn, args.format, f)
+                _write_payload(env, view, txn, args.format, f, checksum)
                 f.flush()
                 os.fsync(f.fileno())
                 size = f.tell()
