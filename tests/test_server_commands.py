@@ -225,3 +225,26 @@ def test_info_stats_and_replication_fields_in_redis_order(kv, ref):
     kv.set("x", "y")
     stats = kv.info("stats")
     assert stats["total_net_input_bytes"] > 0 and stats["total_net_output_bytes"] > 0
+
+
+def test_debug_object_refcount_and_lru_as_redis(kvstore_session, redis_ref):
+    """DEBUG OBJECT's refcount (shared integers) as Redis reports it and its LRU clock
+    (seconds, 24 bits) as Redis defines it; the address and serializedlength are kvstore's
+    own."""
+    fields = {}
+    for name, srv in (("kv", kvstore_session), ("redis", redis_ref)):
+        c = srv.client()
+        c.mset({"dbg:int": "42", "dbg:str": "hello", "dbg:big": "123456"})
+        fields[name] = {}
+        for key in ("dbg:int", "dbg:str", "dbg:big"):
+            line = c.execute_command("DEBUG", "OBJECT", key)
+            fields[name][key] = dict(f.split(":", 1) for f in line.decode().split()[1:])
+        c.delete("dbg:int", "dbg:str", "dbg:big")
+    now = int(time.time()) & 0xFFFFFF
+    for key in ("dbg:int", "dbg:str", "dbg:big"):
+        ours, theirs = fields["kv"][key], fields["redis"][key]
+        assert (ours["refcount"], ours["encoding"]) == (theirs["refcount"], theirs["encoding"])
+        # (Redis's own value comes from a clock its cron refreshes: not compared)
+        assert abs(int(ours["lru"]) - now) <= 5, (ours, theirs, now)
+    assert fields["kv"]["dbg:int"]["refcount"] == "2147483647"
+    assert fields["kv"]["dbg:big"]["refcount"] == "1"

@@ -478,6 +478,11 @@ def object_refcount(ks, client, args):
     rec = ks.lookup(args[2])
     if rec is None:
         return None
+    return refcount_of(rec, client)
+
+
+def refcount_of(rec, client):
+    """What Redis reports as the value's reference count (OBJECT REFCOUNT, DEBUG OBJECT)."""
     if object_encoding_of(rec) == "int" and not _lru_or_lfu(client):
         v = int(bytes(rec[record_body_offset(rec):]))
         if 0 <= v < 10000:

@@ -438,12 +438,18 @@ def debug(ks, client, args):
                 rec = rks.lookup_raw(args[2])
                 if rec is None:
                     raise CommandError(errors.NO_SUCH_KEY)
-                from kvstore.commands.keys import object_encoding_of
+                from kvstore.commands.keys import object_encoding_of, refcount_of
                 type_name, value = rks.read_value(rec)
+                mtime = HDR.unpack_from(rec)[2]          # last write, in seconds
+                if "lfu" in server.cfg.maxmemory_policy:
+                    lru = ((mtime // 60) & 0xFFFF) << 8  # Redis's LFU word (OBJECT FREQ: 0)
+                else:
+                    lru = mtime & 0xFFFFFF               # Redis's LRU clock, in seconds
                 return Simple(
-                    "Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:0 "
-                    "lru_seconds_idle:%d" % (object_encoding_of(rec), len(value),
-                                             max(0, int(time.time()) - HDR.unpack_from(rec)[2])))
+                    "Value at:0x0 refcount:%d encoding:%s serializedlength:%d lru:%d "
+                    "lru_seconds_idle:%d" % (refcount_of(rec, client), object_encoding_of(rec),
+                                             len(value), lru,
+                                             max(0, int(time.time()) - mtime)))
         finally:
             txn.abort()
     if sub == b"reload" and n >= 2:
