@@ -50,6 +50,7 @@ _LONG_KEY_LEN = _LONG_KEY_HEAD + 32      # encode_key of a long key (no short ke
 # py-lmdb parses keyword arguments slowly (get 127 -> 79 ns, put 228 -> 158 ns positional on
 # this VM): the per-command paths pass the database positionally, as get(key, None, db) and
 # put(key, value, True, True, False, db) (dupdata, overwrite, append: py-lmdb's defaults).
+
 EXPIRE_SOON_MAX = 10000                  # expired keys found by reads, queued for deletion
 _MULTI = encode_command([b"MULTI"])
 _EXEC = encode_command([b"EXEC"])

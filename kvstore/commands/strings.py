@@ -122,10 +122,16 @@ def set_(ks, client, args):
 FAST_VALUE_MAX = 64 * 1024      # larger values take the full handler (see Writer's map reserve)
 
 
+def _fast_head(ks):
+    """The record header of a string without expiry written by this batch: with the value
+    after it, what string_record makes for a short key (the fast forms build it inline)."""
+    return HDR.pack(TYPE_STRING, 0, ks.now // 1000)
+
+
 def _fast_store(ks, tk, old, value, args):
     """Store string `value` without expiry at `tk` (replacing `old`), count a new key and log
     `args` as the command's one effect."""
-    ks.txn.put(tk, HDR.pack(TYPE_STRING, 0, ks.now // 1000) + value, True, True, False,
+    ks.txn.put(tk, _fast_head(ks) + value, True, True, False,
                ks.meta_db)        # (positional: see keyspace.py, "py-lmdb parses keyword")
     batch = ks.batch
     if old is None:
@@ -218,23 +224,24 @@ def mset_fast(ks, args):
     n = len(args)
     if n % 2 == 0 or sum(len(args[i]) for i in range(2, n, 2)) > FAST_VALUE_MAX:
         return None
-    targets = {}
-    values = {}                          # key -> its last value: the one record written
+    writes = {}                          # key -> [table key, old record, its last value]
     for i in range(1, n, 2):
         key = args[i]
-        if key not in targets:
+        write = writes.get(key)
+        if write is None:
             target = fast_target(ks, key, TYPE_STRING)
             if target is None:
                 return None
-            targets[key] = target
-        values[key] = args[i + 1]
+            writes[key] = [target[0], target[1], args[i + 1]]
+        else:
+            write[2] = args[i + 1]
     put = ks.txn.put
     meta_db = ks.meta_db
-    head = HDR.pack(TYPE_STRING, 0, ks.now // 1000)
-    for key, value in values.items():
-        put(targets[key][0], head + value, True, True, False, meta_db)
+    head = _fast_head(ks)
+    for tk, _, value in writes.values():
+        put(tk, head + value, True, True, False, meta_db)
     batch = ks.batch
-    batch.counts_of(ks.pdb)[0] += sum(1 for _, old in targets.values() if old is None)
+    batch.counts_of(ks.pdb)[0] += sum(1 for _, old, _ in writes.values() if old is None)
     batch.log_command(ks.db, args)
     return OK
 
